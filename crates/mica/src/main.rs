@@ -1,0 +1,2 @@
+//! The `mica` binary.
+fn main() {}
