@@ -1,1 +1,129 @@
-//! Placeholder; see ARCHITECTURE.md.
+//! The CQL language front end: a hand-written lexer and recursive-descent parser producing an AST
+//! with source spans. It knows nothing of storage, schema or execution.
+//!
+//! # Entry points
+//! * [`parse_statement`] parses one statement, with an optional trailing `;`.
+//! * [`parse_statements`] parses `;`-separated statements (e.g. a script); empty ones are skipped.
+//! * [`parse_type`] parses a type string such as `map<text, frozen<list<int>>>`.
+//! * [`parse_term`] parses a single term such as `{'a': 1}` or `(int) ?`.
+//! * [`quote_identifier`] renders a name for CQL output (DESCRIBE), quoting it when needed.
+//!
+//! # Conventions (the contract with the executor)
+//! * Identifiers are normalised: unquoted names are lowercased, `"quoted"` ones keep their case.
+//!   Legacy `CREATE/ALTER/DROP USER` names keep their case, as Cassandra does.
+//! * Constants keep their kind and text ([`Literal`]); the executor coerces them to the receiver type.
+//!   `-` directly before a number is folded into the literal (`Literal::Integer("-1")`).
+//! * `{}` parses as an empty [`Term::Set`]; the executor must accept it for maps and UDTs.
+//! * Every bind marker occurrence (`?` or `:name`) gets the next ordinal from 0, across the whole
+//!   statement including batch children. [`Statement::bind_markers`] lists them, each with a
+//!   [`MarkerRole`] saying which column or clause the value feeds.
+//! * Non-reserved keywords (`key`, `type`, `value`, `ttl`, `count`, `json`, `roles`, ...) are usable as
+//!   identifiers; only Cassandra's reserved keywords need quoting.
+//! * Errors ([`ParseError`]) carry a 1-based line, a 0-based column and a Cassandra-style message
+//!   (`line 1:9 mismatched input 'FRM' expecting K_FROM (SELECT * [FRM]...)`), to be sent as a
+//!   SyntaxException (0x2000).
+//! * Statements the grammar accepts may still be semantically invalid (e.g. two PRIMARY KEYs,
+//!   `USING TTL` on a counter); those checks belong to the executor and yield InvalidRequest.
+
+mod ast;
+mod error;
+mod lexer;
+mod markers;
+mod parser;
+
+pub use ast::*;
+pub use error::ParseError;
+
+use parser::Parser;
+
+/// Parses exactly one statement; a trailing `;` is allowed.
+pub fn parse_statement(src: &str) -> Result<Statement, ParseError> {
+    Parser::new(src)?.single()
+}
+
+/// Parses a sequence of statements separated by `;`. Blank input gives an empty vector.
+/// Each statement numbers its bind markers independently.
+pub fn parse_statements(src: &str) -> Result<Vec<Statement>, ParseError> {
+    Parser::new(src)?.many()
+}
+
+/// Parses a CQL type, e.g. `frozen<map<text, tuple<int, uuid>>>` or `ks.my_udt`.
+pub fn parse_type(src: &str) -> Result<TypeExpr, ParseError> {
+    let mut p = Parser::new(src)?;
+    let ty = p.type_expr()?;
+    p.expect_eof()?;
+    Ok(ty)
+}
+
+/// Parses a single term (constant, collection, tuple, function call, ...). Bind markers are
+/// numbered from 0 within the term.
+pub fn parse_term(src: &str) -> Result<Term, ParseError> {
+    let mut p = Parser::new(src)?;
+    let term = p.term()?;
+    p.expect_eof()?;
+    Ok(term)
+}
+
+/// Whether `word` is a reserved CQL keyword (which must be quoted to be used as an identifier).
+pub fn is_reserved_keyword(word: &str) -> bool {
+    parser::is_reserved(word)
+}
+
+/// Keywords Cassandra lists as reserved for quoting purposes although its grammar accepts them
+/// unquoted, plus the words the lexer turns into constants.
+const QUOTE_ALSO: &[&str] = &[
+    "default", "mbean", "mbeans", "replace", "unset", "true", "false", "nan", "infinity",
+];
+
+/// Renders an identifier for CQL output: bare if it is lowercase `[a-z][a-z0-9_]*` and not a
+/// reserved keyword, otherwise double-quoted with `"` doubled (Cassandra's `maybeQuote`).
+pub fn quote_identifier(name: &str) -> String {
+    let mut chars = name.chars();
+    let plain = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain && !is_reserved_keyword(name) && !QUOTE_ALSO.contains(&name) {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_identifier("users"), "users");
+        assert_eq!(quote_identifier("key"), "key");
+        assert_eq!(quote_identifier("select"), "\"select\"");
+        assert_eq!(quote_identifier("MyTable"), "\"MyTable\"");
+        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_identifier("1abc"), "\"1abc\"");
+        assert_eq!(quote_identifier(""), "\"\"");
+    }
+
+    #[test]
+    fn types_round_trip() {
+        for src in [
+            "int",
+            "map<text, frozen<list<int>>>",
+            "tuple<int, text, uuid>",
+            "vector<float, 3>",
+            "ks.addr",
+        ] {
+            assert_eq!(parse_type(src).unwrap().to_string(), src);
+        }
+        assert_eq!(parse_type("VARCHAR").unwrap(), TypeExpr::Native(NativeType::Text));
+        assert_eq!(
+            parse_type("\"MyType\"").unwrap(),
+            TypeExpr::UserDefined(QualifiedName::unqualified("MyType"))
+        );
+        assert_eq!(
+            parse_type("'org.Foo'").unwrap(),
+            TypeExpr::Custom("org.Foo".into())
+        );
+        assert!(parse_type("map<int>").is_err());
+        assert!(parse_type("list<int").is_err());
+    }
+}
