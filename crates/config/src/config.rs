@@ -366,6 +366,18 @@ pub struct LoadedConfig {
     pub rackdc: RackDc,
 }
 
+impl LoadedConfig {
+    /// Logs the accepted-but-ignored keys once (the node calls this at startup).
+    pub fn log_ignored_keys(&self) {
+        if !self.ignored_keys.is_empty() {
+            tracing::info!(
+                "cassandra.yaml settings accepted but not acted on by Mica: {}",
+                self.ignored_keys.join(", ")
+            );
+        }
+    }
+}
+
 impl NodeConfig {
     /// Cassandra's defaults, with data directories under `config_dir/data/`.
     pub fn with_config_dir(config_dir: &Path) -> Self {
@@ -609,8 +621,41 @@ fn apply_special(
 /// but untyped keys it was loaded with). Paths under the config directory are written relative to it.
 /// The output loads back (from a file in `config.config_dir`) into an equal `NodeConfig`.
 pub fn render_cassandra_yaml(config: &NodeConfig) -> String {
+    render(config, false)
+}
+
+/// Like [`render_cassandra_yaml`], but for Apache Cassandra itself (e.g. a reference node in a
+/// comparison test): the keys Cassandra requires or defaults differently (cluster_name, num_tokens,
+/// partitioner, endpoint_snitch, seed_provider, commitlog_sync and its period, the directories) are
+/// always written, paths are absolute, and the `mica:` section is left out.
+pub fn render_cassandra_yaml_for_cassandra(config: &NodeConfig) -> String {
+    render(config, true)
+}
+
+fn render(config: &NodeConfig, for_cassandra: bool) -> String {
     let default = NodeConfig::with_config_dir(&config.config_dir);
     let mut out = Mapping::new();
+    if for_cassandra {
+        let period = match config.commitlog_sync {
+            CommitLogSync::Periodic => Some(("commitlog_sync_period", config.commitlog_sync_period)),
+            CommitLogSync::Group => Some(("commitlog_sync_group_window", config.commitlog_sync_group_window)),
+            CommitLogSync::Batch => None,
+        };
+        let required = [
+            ("cluster_name", config.cluster_name.encode()),
+            ("num_tokens", config.num_tokens.encode()),
+            ("partitioner", config.partitioner.encode()),
+            ("endpoint_snitch", config.endpoint_snitch.encode()),
+            ("seed_provider", config.seed_provider.encode()),
+            ("commitlog_sync", config.commitlog_sync.encode()),
+        ];
+        for (key, value) in required
+            .into_iter()
+            .chain(period.map(|(key, d)| (key, d.encode())))
+        {
+            out.insert(key.into(), value);
+        }
+    }
     config.render_simple(&default, &mut out);
     if let Some(Value::Mapping(provider)) = out.get_mut("seed_provider") {
         // Cassandra writes the seed provider as a one-element list with parameters as a list of maps.
@@ -621,14 +666,14 @@ pub fn render_cassandra_yaml(config: &NodeConfig) -> String {
         out.insert("seed_provider".into(), Value::Sequence(vec![provider]));
     }
     let relative = |p: &PathBuf| {
-        Value::String(
-            p.strip_prefix(&config.config_dir)
-                .unwrap_or(p)
-                .to_string_lossy()
-                .into_owned(),
-        )
+        let shown = if for_cassandra {
+            p
+        } else {
+            p.strip_prefix(&config.config_dir).unwrap_or(p)
+        };
+        Value::String(shown.to_string_lossy().into_owned())
     };
-    if config.data_file_directories != default.data_file_directories {
+    if for_cassandra || config.data_file_directories != default.data_file_directories {
         out.insert(
             "data_file_directories".into(),
             Value::Sequence(config.data_file_directories.iter().map(relative).collect()),
@@ -656,7 +701,7 @@ pub fn render_cassandra_yaml(config: &NodeConfig) -> String {
             &default.cdc_raw_directory,
         ),
     ] {
-        if path != default_path {
+        if for_cassandra || path != default_path {
             out.insert(key.into(), relative(path));
         }
     }
@@ -673,7 +718,7 @@ pub fn render_cassandra_yaml(config: &NodeConfig) -> String {
         out.insert(key.as_str().into(), value.clone());
     }
     let mica = config.mica.encode();
-    if !mica.is_empty() {
+    if !for_cassandra && !mica.is_empty() {
         out.insert("mica".into(), Value::Mapping(mica));
     }
     let body = if out.is_empty() {

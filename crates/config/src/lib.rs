@@ -16,7 +16,7 @@ mod value;
 
 pub use config::{
     CommitLogSync, DEFAULT_ADMIN_PORT, DEFAULT_RELEASE_VERSION, LoadedConfig, MemtableAllocationType,
-    MicaOptions, NodeConfig, render_cassandra_yaml,
+    MicaOptions, NodeConfig, render_cassandra_yaml, render_cassandra_yaml_for_cassandra,
 };
 pub use encryption::{
     ClientAuth, DEFAULT_SSL_CONTEXT_FACTORY, EncryptionOptions, InternodeEncryption, PEM_SSL_CONTEXT_FACTORY,

@@ -318,3 +318,37 @@ fn render_then_load_round_trips() {
         defaults
     );
 }
+
+#[test]
+fn cassandra_flavoured_render_writes_required_keys_and_loads_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = NodeConfig::with_config_dir(dir.path());
+    c.mica.admin_port = 1234;
+    let text = mica_config::render_cassandra_yaml_for_cassandra(&c);
+    for key in [
+        "cluster_name:",
+        "num_tokens: 16",
+        "partitioner:",
+        "endpoint_snitch:",
+        "- seeds: 127.0.0.1:7000",
+    ] {
+        assert!(text.contains(key), "{key} missing:\n{text}");
+    }
+    assert!(text.contains("commitlog_sync_period: 10s"), "{text}");
+    assert!(
+        text.contains(&dir.path().join("data/commitlog").display().to_string()),
+        "{text}"
+    );
+    assert!(!text.contains("mica"), "{text}");
+    let mut loaded = NodeConfig::from_yaml_str(&text, dir.path())
+        .expect("loads")
+        .config;
+    loaded.mica.admin_port = 1234;
+    assert_eq!(loaded, c);
+}
+
+#[test]
+fn duplicate_yaml_keys_are_rejected() {
+    let err = load_str("num_tokens: 4\nnum_tokens: 8\n").expect_err("duplicate");
+    assert!(err.to_string().contains("num_tokens"), "{err}");
+}
