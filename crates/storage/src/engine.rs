@@ -1,0 +1,75 @@
+//! The engine-agnostic storage trait every engine implements and the conformance suite checks.
+
+use crate::durable::Durable;
+use crate::error::Result;
+use crate::types::{
+    Mutation, PartitionKey, PartitionView, ReadSelection, ScanLimits, ScanRange, TableId, TableOptions,
+};
+
+/// A lazily produced sequence of partitions from [`Engine::scan`], in token order.
+pub type PartitionStream = Box<dyn Iterator<Item = Result<PartitionView>> + Send>;
+
+/// A storage engine with Cassandra semantics over caller-encoded keys and values.
+///
+/// All methods take `&self`; engines are shared between threads. `now_seconds` arguments are the
+/// reader's clock (seconds since the epoch) used to decide TTL expiry.
+pub trait Engine: Send + Sync {
+    /// Creates a table (idempotent; an existing table keeps its data and gets `options`).
+    fn create_table(&self, table: TableId, options: TableOptions) -> Result<()>;
+    /// Drops a table and all its data (idempotent).
+    fn drop_table(&self, table: TableId) -> Result<()>;
+    /// Removes all data of a table, keeping the table.
+    fn truncate_table(&self, table: TableId) -> Result<()>;
+    /// Replaces a table's options.
+    fn set_table_options(&self, table: TableId, options: TableOptions) -> Result<()>;
+    /// A table's options, or `None` if it does not exist.
+    fn table_options(&self, table: TableId) -> Result<Option<TableOptions>>;
+    /// Every existing table.
+    fn list_tables(&self) -> Result<Vec<TableId>>;
+
+    /// Applies mutations atomically; the returned [`Durable`] resolves when the commit-log policy
+    /// considers them durable. Fails at once for unknown tables or a poisoned engine.
+    fn apply(&self, mutations: Vec<Mutation>) -> Result<Durable>;
+    /// Applies mutations and blocks until durable. Not for async runtime threads.
+    fn apply_sync(&self, mutations: Vec<Mutation>) -> Result<()> {
+        self.apply(mutations)?.wait()
+    }
+
+    /// Reads the live, reconciled content of one partition; `None` if nothing selected is live.
+    fn read_partition(
+        &self,
+        table: TableId,
+        key: &PartitionKey,
+        selection: &ReadSelection,
+        now_seconds: i64,
+    ) -> Result<Option<PartitionView>>;
+
+    /// Scans partitions in token order, lazily, skipping partitions with nothing live.
+    fn scan(
+        &self,
+        table: TableId,
+        range: &ScanRange,
+        selection: &ReadSelection,
+        limits: ScanLimits,
+        now_seconds: i64,
+    ) -> Result<PartitionStream>;
+
+    /// Durably stores a node metadata entry (synced before returning).
+    fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<()>;
+    /// Reads a node metadata entry.
+    fn get_meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Durably deletes a node metadata entry.
+    fn delete_meta(&self, key: &[u8]) -> Result<()>;
+    /// Every metadata entry whose key starts with `prefix`, in key order.
+    fn scan_meta(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+
+    /// Writes memtables to disk and syncs the journal.
+    fn flush(&self) -> Result<()>;
+    /// Purges shadowed data and tombstones older than `gc_grace_seconds` (as of `now_seconds`),
+    /// then compacts the table fully.
+    fn major_compact(&self, table: TableId, now_seconds: i64) -> Result<()>;
+    /// Approximate on-disk size of a table in bytes.
+    fn table_size_bytes(&self, table: TableId) -> Result<u64>;
+    /// Approximate on-disk size of the whole engine in bytes.
+    fn disk_usage_bytes(&self) -> Result<u64>;
+}
