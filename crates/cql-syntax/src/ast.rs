@@ -735,7 +735,7 @@ pub struct Batch {
 #[derive(Clone, Debug, PartialEq)]
 pub enum PropertyValue {
     Literal(Literal),
-    /// An unquoted identifier or keyword value (lowercased), e.g. `speculative_retry = ALWAYS`.
+    /// An identifier or keyword value, as written (quotes removed), e.g. `speculative_retry = ALWAYS`.
     Identifier(String),
     /// A `{k: v, ...}` map; keys and values are constants.
     Map(Vec<(Literal, Literal)>),

@@ -248,7 +248,8 @@ impl Parser<'_> {
         let value = if self.at_sym("{") {
             PropertyValue::Map(self.constant_map()?)
         } else if self.at_ident() {
-            PropertyValue::Identifier(self.ident()?)
+            // Cassandra keeps such values as written (e.g. `speculative_retry = ALWAYS`).
+            PropertyValue::Identifier(self.bump().text)
         } else {
             PropertyValue::Literal(self.constant()?)
         };

@@ -75,6 +75,18 @@ const RESERVED_KEYWORDS: &[&str] = &[
 /// How many tokens before the offending one an error message's snippet shows (as Cassandra does).
 const SNIPPET_TOKENS_BEFORE: usize = 10;
 
+/// Longest piece of query text (in characters) quoted in an error message, so that huge literals
+/// do not produce huge messages.
+const MAX_SNIPPET_PART_CHARS: usize = 200;
+
+/// The last `n` (at least one) characters of `s`.
+fn tail_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().rev().nth(n.saturating_sub(1)) {
+        Some((i, _)) => &s[i..],
+        None => s,
+    }
+}
+
 /// Whether `word` (any case) is a reserved keyword.
 pub(crate) fn is_reserved(word: &str) -> bool {
     RESERVED_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
@@ -307,9 +319,12 @@ impl<'a> Parser<'a> {
     /// The source text of a token, as shown in error messages.
     fn token_display(&self, tok: &Token) -> String {
         if tok.kind == TokenKind::Eof {
-            "<EOF>".to_string()
-        } else {
-            self.src[tok.start..tok.end].to_string()
+            return "<EOF>".to_string();
+        }
+        let text = &self.src[tok.start..tok.end];
+        match text.char_indices().nth(MAX_SNIPPET_PART_CHARS) {
+            Some((cut, _)) => format!("{}...", &text[..cut]),
+            None => text.to_string(),
         }
     }
 
@@ -317,14 +332,17 @@ impl<'a> Parser<'a> {
     fn snippet(&self, index: usize) -> String {
         let from = &self.tokens[index.saturating_sub(SNIPPET_TOKENS_BEFORE)];
         let tok = &self.tokens[index];
+        let before = &self.src[from.start..tok.start];
         let mut out = String::from(" (");
-        if from.start > 0 {
+        if index > SNIPPET_TOKENS_BEFORE || before.chars().count() > MAX_SNIPPET_PART_CHARS {
             out.push_str("...");
         }
-        out.push_str(&self.src[from.start..tok.start]);
-        if tok.kind != TokenKind::Eof {
+        if tok.kind == TokenKind::Eof {
+            out.push_str(tail_chars(before.trim_end(), MAX_SNIPPET_PART_CHARS));
+        } else {
+            out.push_str(tail_chars(before, MAX_SNIPPET_PART_CHARS));
             out.push('[');
-            out.push_str(&self.src[tok.start..tok.end]);
+            out.push_str(&self.token_display(tok));
             out.push(']');
             if !self.src[tok.end..].trim().is_empty() {
                 out.push_str("...");

@@ -6,51 +6,89 @@ use crate::lexer::TokenKind;
 
 /// Maximum nesting of parentheses, brackets and braces in one expression. Deeper input is
 /// rejected instead of risking a stack overflow on hostile input.
-const MAX_NESTING: usize = 64;
+const MAX_NESTING: usize = 100;
+
+/// The additive operator at the cursor, if any.
+fn sum_op(p: &Parser<'_>) -> Option<ArithOp> {
+    match p.peek().text.as_str() {
+        "+" if p.at_sym("+") => Some(ArithOp::Add),
+        "-" if p.at_sym("-") => Some(ArithOp::Sub),
+        _ => None,
+    }
+}
+
+/// The multiplicative operator at the cursor, if any.
+fn product_op(p: &Parser<'_>) -> Option<ArithOp> {
+    match p.peek().text.as_str() {
+        "*" if p.at_sym("*") => Some(ArithOp::Mul),
+        "/" if p.at_sym("/") => Some(ArithOp::Div),
+        "%" if p.at_sym("%") => Some(ArithOp::Rem),
+        _ => None,
+    }
+}
+
+impl Term {
+    fn arithmetic(op: ArithOp, lhs: Term, rhs: Term) -> Term {
+        Term::Arithmetic {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        }
+    }
+}
+
+impl Selectable {
+    fn arithmetic(op: ArithOp, lhs: Selectable, rhs: Selectable) -> Selectable {
+        Selectable::Arithmetic {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        }
+    }
+}
 
 impl Parser<'_> {
     // ----- terms -----
 
     /// A full term, with arithmetic.
     pub(crate) fn term(&mut self) -> PResult<Term> {
-        let mut lhs = self.term_product()?;
-        loop {
-            let op = match self.peek().text.as_str() {
-                "+" if self.at_sym("+") => ArithOp::Add,
-                "-" if self.at_sym("-") => ArithOp::Sub,
-                _ => return Ok(lhs),
-            };
-            // `t + col` is a list prepend handled by the UPDATE parser, not arithmetic.
-            if self.column_ref_at(1) {
-                return Ok(lhs);
-            }
-            self.bump();
-            let rhs = self.term_product()?;
-            lhs = Term::Arithmetic {
-                op,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            };
-        }
+        self.chain(
+            |p| p.chain(Self::term_unary, product_op, Term::arithmetic),
+            |p| sum_op(p).filter(|_| !p.column_ref_at(1)),
+            Term::arithmetic,
+        )
     }
 
-    fn term_product(&mut self) -> PResult<Term> {
-        let mut lhs = self.term_unary()?;
-        loop {
-            let op = match self.peek().text.as_str() {
-                "*" if self.at_sym("*") => ArithOp::Mul,
-                "/" if self.at_sym("/") => ArithOp::Div,
-                "%" if self.at_sym("%") => ArithOp::Rem,
-                _ => return Ok(lhs),
-            };
-            self.bump();
-            let rhs = self.term_unary()?;
-            lhs = Term::Arithmetic {
-                op,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            };
+    /// Parses `operand (op operand)*` left-associatively. Each operator counts as a nesting level,
+    /// so long chains cannot build trees too deep to walk or drop safely.
+    fn chain<T>(
+        &mut self,
+        operand: impl Fn(&mut Self) -> PResult<T>,
+        op_at: impl Fn(&Self) -> Option<ArithOp>,
+        combine: fn(ArithOp, T, T) -> T,
+    ) -> PResult<T> {
+        let saved = self.depth;
+        let result = (|| {
+            let mut lhs = operand(self)?;
+            while let Some(op) = op_at(self) {
+                self.bump();
+                self.deepen()?;
+                let rhs = operand(self)?;
+                lhs = combine(op, lhs, rhs);
+            }
+            Ok(lhs)
+        })();
+        self.depth = saved;
+        result
+    }
+
+    /// Enters one more nesting level, failing cleanly past [`MAX_NESTING`].
+    fn deepen(&mut self) -> PResult<()> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.error_at_current("expression nested too deeply".to_string()));
         }
+        self.depth += 1;
+        Ok(())
     }
 
     fn term_unary(&mut self) -> PResult<Term> {
@@ -164,12 +202,10 @@ impl Parser<'_> {
 
     /// Runs `f` one nesting level deeper, failing cleanly past [`MAX_NESTING`].
     pub(crate) fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
-        if self.depth >= MAX_NESTING {
-            return Err(self.error_at_current("expression nested too deeply".to_string()));
-        }
-        self.depth += 1;
+        let saved = self.depth;
+        self.deepen()?;
         let result = f(self);
-        self.depth -= 1;
+        self.depth = saved;
         result
     }
 
@@ -351,46 +387,12 @@ impl Parser<'_> {
     /// A selection expression, with arithmetic.
     pub(crate) fn selectable(&mut self) -> PResult<Selectable> {
         self.nested(|p| {
-            let mut lhs = p.sel_product()?;
-            loop {
-                let op = if p.at_sym("+") {
-                    ArithOp::Add
-                } else if p.at_sym("-") {
-                    ArithOp::Sub
-                } else {
-                    return Ok(lhs);
-                };
-                p.bump();
-                let rhs = p.sel_product()?;
-                lhs = Selectable::Arithmetic {
-                    op,
-                    lhs: Box::new(lhs),
-                    rhs: Box::new(rhs),
-                };
-            }
+            p.chain(
+                |p| p.chain(Self::sel_unary, product_op, Selectable::arithmetic),
+                sum_op,
+                Selectable::arithmetic,
+            )
         })
-    }
-
-    fn sel_product(&mut self) -> PResult<Selectable> {
-        let mut lhs = self.sel_unary()?;
-        loop {
-            let op = if self.at_sym("*") {
-                ArithOp::Mul
-            } else if self.at_sym("/") {
-                ArithOp::Div
-            } else if self.at_sym("%") {
-                ArithOp::Rem
-            } else {
-                return Ok(lhs);
-            };
-            self.bump();
-            let rhs = self.sel_unary()?;
-            lhs = Selectable::Arithmetic {
-                op,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            };
-        }
     }
 
     fn sel_unary(&mut self) -> PResult<Selectable> {
