@@ -225,3 +225,160 @@ pub fn normalize(value: &mut CqlValue, ty: &CqlType) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{CqlDuration, DATE_EPOCH};
+    use bigdecimal::BigDecimal;
+    use bigdecimal::num_bigint::BigInt;
+
+    fn uuid(s: &str) -> Uuid {
+        Uuid::parse_str(s).unwrap()
+    }
+
+    #[test]
+    fn scalar_orders() {
+        let lt = |ty: &CqlType, a: CqlValue, b: CqlValue| {
+            assert_eq!(compare(ty, &a, &b), Ordering::Less, "{a:?} < {b:?}");
+            assert_eq!(compare(ty, &b, &a), Ordering::Greater);
+        };
+        lt(&CqlType::Int, CqlValue::Int(-5), CqlValue::Int(3));
+        lt(&CqlType::Int, CqlValue::Empty, CqlValue::Int(i32::MIN));
+        lt(
+            &CqlType::Varchar,
+            CqlValue::Text("Z".into()),
+            CqlValue::Text("a".into()),
+        );
+        lt(
+            &CqlType::Varchar,
+            CqlValue::Text("a".into()),
+            CqlValue::Text("é".into()),
+        );
+        lt(
+            &CqlType::Blob,
+            CqlValue::Blob(vec![1]),
+            CqlValue::Blob(vec![1, 0]),
+        );
+        lt(
+            &CqlType::Boolean,
+            CqlValue::Boolean(false),
+            CqlValue::Boolean(true),
+        );
+        lt(&CqlType::Double, CqlValue::Double(-0.0), CqlValue::Double(0.0));
+        lt(
+            &CqlType::Double,
+            CqlValue::Double(f64::INFINITY),
+            CqlValue::Double(f64::NAN),
+        );
+        lt(&CqlType::Float, CqlValue::Float(-1.0), CqlValue::Float(0.5));
+        lt(&CqlType::Date, CqlValue::Date(5), CqlValue::Date(DATE_EPOCH));
+        lt(
+            &CqlType::Varint,
+            CqlValue::Varint(BigInt::from(-300)),
+            CqlValue::Varint(BigInt::from(2)),
+        );
+        lt(
+            &CqlType::Decimal,
+            CqlValue::Decimal(BigDecimal::new(BigInt::from(15), 1)),
+            CqlValue::Decimal(BigDecimal::new(BigInt::from(2), 0)),
+        );
+        assert_eq!(
+            compare(
+                &CqlType::Decimal,
+                &CqlValue::Decimal(BigDecimal::new(BigInt::from(10), 1)),
+                &CqlValue::Decimal(BigDecimal::new(BigInt::from(1), 0))
+            ),
+            Ordering::Equal
+        );
+        let ip = |s: &str| CqlValue::Inet(s.parse().unwrap());
+        lt(&CqlType::Inet, ip("::1"), ip("10.0.0.1"));
+        lt(&CqlType::Inet, ip("10.0.0.1"), ip("10.0.0.2"));
+        let d = |n| {
+            CqlValue::Duration(CqlDuration {
+                months: 0,
+                days: 0,
+                nanos: n,
+            })
+        };
+        lt(&CqlType::Duration, d(1), d(2));
+    }
+
+    #[test]
+    fn uuid_orders() {
+        // Time-based: the later timestamp wins even though its bytes sort lower.
+        let early = uuid("ffffffff-0000-1000-8000-000000000000");
+        let late = uuid("00000000-0001-1000-8000-000000000000");
+        assert_eq!(compare_timeuuid(&early, &late), Ordering::Less);
+        assert_eq!(compare_uuid(&early, &late), Ordering::Less);
+        // Same timestamp: low bytes compared as signed for timeuuid, unsigned for uuid.
+        let pos = uuid("00000000-0000-1000-7f00-000000000000");
+        let neg = uuid("00000000-0000-1000-8000-000000000000");
+        assert_eq!(compare_timeuuid(&neg, &pos), Ordering::Less);
+        assert_eq!(compare_uuid(&pos, &neg), Ordering::Less);
+        // UUIDType orders by version first.
+        let v4 = uuid("00000000-0000-4000-8000-000000000000");
+        assert_eq!(compare_uuid(&late, &v4), Ordering::Less);
+        let v4b = uuid("00000001-0000-4000-8000-000000000000");
+        assert_eq!(compare_uuid(&v4, &v4b), Ordering::Less);
+        let tu = CqlType::Timeuuid;
+        assert_eq!(
+            compare(&tu, &CqlValue::Timeuuid(neg), &CqlValue::Timeuuid(pos)),
+            Ordering::Less
+        );
+    }
+
+    #[test]
+    fn composite_orders() {
+        let list = CqlType::Frozen(Box::new(CqlType::List(Box::new(CqlType::Int))));
+        let l = |v: &[i32]| CqlValue::List(v.iter().map(|i| CqlValue::Int(*i)).collect());
+        assert_eq!(compare(&list, &l(&[1, 2]), &l(&[1, 2, 0])), Ordering::Less);
+        assert_eq!(compare(&list, &l(&[1, 3]), &l(&[2])), Ordering::Less);
+        let tuple = CqlType::Tuple(vec![CqlType::Int, CqlType::Int]);
+        let t = |a: Option<i32>, b: Option<i32>| {
+            CqlValue::Tuple(vec![a.map(CqlValue::Int), b.map(CqlValue::Int)])
+        };
+        assert_eq!(
+            compare(&tuple, &t(Some(1), None), &t(Some(1), Some(i32::MIN))),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(&tuple, &t(None, Some(9)), &t(Some(0), None)),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(
+                &tuple,
+                &CqlValue::Tuple(vec![Some(CqlValue::Int(1))]),
+                &t(Some(1), None)
+            ),
+            Ordering::Equal
+        );
+    }
+
+    #[test]
+    fn serialized_comparison() {
+        let ser = |v: &CqlValue, t: &CqlType| crate::wire::to_bytes(v, t).unwrap();
+        let ty = CqlType::Int;
+        let (a, b) = (ser(&CqlValue::Int(-1), &ty), ser(&CqlValue::Int(1), &ty));
+        assert_eq!(compare_serialized(&ty, &a, &b), Ok(Ordering::Less));
+        assert_eq!(
+            compare_serialized(&CqlType::Varchar, b"b", b"ab"),
+            Ok(Ordering::Greater)
+        );
+        assert!(compare_serialized(&ty, &[1], &b).is_err());
+    }
+
+    #[test]
+    fn normalizes_sets_and_maps() {
+        let set_ty = CqlType::Set(Box::new(CqlType::Int));
+        let mut s = CqlValue::Set(vec![CqlValue::Int(3), CqlValue::Int(1), CqlValue::Int(3)]);
+        normalize(&mut s, &set_ty);
+        assert_eq!(s, CqlValue::Set(vec![CqlValue::Int(1), CqlValue::Int(3)]));
+        let map_ty = CqlType::Map(Box::new(CqlType::Varchar), Box::new(CqlType::Int));
+        let e = |k: &str, v| (CqlValue::Text(k.into()), CqlValue::Int(v));
+        let mut m = CqlValue::Map(vec![e("b", 1), e("a", 2), e("b", 3)]);
+        normalize(&mut m, &map_ty);
+        assert_eq!(m, CqlValue::Map(vec![e("a", 2), e("b", 3)]));
+    }
+}

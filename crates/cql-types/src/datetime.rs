@@ -216,10 +216,10 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     if !c.done() {
         return Err(error());
     }
-    days.checked_mul(MILLIS_PER_DAY)
-        .and_then(|d| d.checked_add(millis_of_day))
-        .and_then(|ms| ms.checked_sub(offset_minutes * 60_000))
-        .ok_or_else(error)
+    // Computed in 128 bits because the day's start can be out of range while the instant is not.
+    let ms = i128::from(days) * i128::from(MILLIS_PER_DAY) + i128::from(millis_of_day)
+        - i128::from(offset_minutes) * 60_000;
+    i64::try_from(ms).map_err(|_| error())
 }
 
 /// Parses an optional zone designator, returning its offset from UTC in minutes.

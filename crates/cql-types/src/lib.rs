@@ -3,7 +3,9 @@
 //! This crate is pure data: no I/O, no knowledge of storage, networking or schema storage.
 
 mod compare;
+mod convert;
 pub mod datetime;
+mod json;
 mod keyenc;
 mod literal;
 #[cfg(test)]
@@ -16,6 +18,12 @@ mod wire;
 pub use bigdecimal::BigDecimal;
 pub use bigdecimal::num_bigint::BigInt;
 pub use compare::{compare, compare_f64, compare_serialized, compare_timeuuid, compare_uuid, normalize};
+pub use convert::{
+    CastError, TimeuuidGenerator, can_cast, cast, cast_text, date_to_millis, max_timeuuid, millis_to_date,
+    min_timeuuid, now_millis, now_timeuuid, timeuuid_from_ticks, timeuuid_ticks, timeuuid_to_micros,
+    timeuuid_to_millis, to_date, to_timestamp, to_unix_timestamp,
+};
+pub use json::{from_json, json_key_name, json_number_to_varint, json_row, to_json, to_json_optional};
 pub use keyenc::{
     AFTER_PREFIX, BEFORE_PREFIX, HEADER_EMPTY_ASC, HEADER_EMPTY_DESC, HEADER_VALUE, decode_clustering,
     decode_clustering_serialized, decode_element_key, encode_clustering, encode_clustering_serialized,
