@@ -1,6 +1,17 @@
 //! CQL data types and values: the type model, wire (de)serialization, type strings, literals and ordering.
 //!
 //! This crate is pure data: no I/O, no knowledge of storage, networking or schema storage.
+//!
+//! * [`CqlType`] — the type model, its CQL names ([`CqlType::cql_name`]), type-string parsing
+//!   ([`parse_type_string`]) and Java marshal class names ([`CqlType::marshal_class`], [`parse_marshal_class`]).
+//! * [`CqlValue`] — one variant per CQL type; nulls are `Option::None` at the caller.
+//! * [`serialize`] / [`deserialize`] — native protocol value encoding with Cassandra's validation messages.
+//! * [`compare`] / [`compare_serialized`] / [`normalize`] — Cassandra's value order.
+//! * [`encode_clustering`] / [`decode_clustering`] / [`encode_element_key`] — byte-comparable keys (format
+//!   documented in the `keyenc` module source).
+//! * [`parse_literal`] / [`from_string`] / [`to_cql_literal`] — CQL constants in and out.
+//! * [`to_json`] / [`from_json`] — `SELECT JSON` and `INSERT JSON` value forms.
+//! * [`cast`], [`now_timeuuid`], [`min_timeuuid`], [`to_date`], ... — conversions behind CQL functions.
 
 mod compare;
 mod convert;

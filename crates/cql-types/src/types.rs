@@ -51,11 +51,24 @@ impl CqlType {
     /// The type as Cassandra prints it in `system_schema.columns.type` and `DESCRIBE` output.
     pub fn cql_name(&self) -> String {
         let mut out = String::new();
-        self.write_cql_name(&mut out);
+        self.write_cql_name(&mut out, false);
         out
     }
 
-    fn write_cql_name(&self, out: &mut String) {
+    /// Writes the name; `nested` is true inside a collection, tuple or vector, where Cassandra always
+    /// freezes (and prints as frozen) collections and user types.
+    fn write_cql_name(&self, out: &mut String, nested: bool) {
+        if nested
+            && matches!(
+                self,
+                CqlType::List(_) | CqlType::Set(_) | CqlType::Map(..) | CqlType::Udt(_)
+            )
+        {
+            out.push_str("frozen<");
+            self.write_cql_name(out, false);
+            out.push('>');
+            return;
+        }
         let simple = match self {
             CqlType::Custom(class) => {
                 out.push('\'');
@@ -94,9 +107,14 @@ impl CqlType {
                 return;
             }
             CqlType::Frozen(inner) if matches!(**inner, CqlType::Tuple(_) | CqlType::Frozen(_)) => {
-                return inner.write_cql_name(out);
+                return inner.write_cql_name(out, nested);
             }
-            CqlType::Frozen(inner) => return Self::write_generic(out, "frozen", &[inner], None),
+            CqlType::Frozen(inner) => {
+                out.push_str("frozen<");
+                inner.write_cql_name(out, false);
+                out.push('>');
+                return;
+            }
             CqlType::Udt(def) => {
                 out.push_str(&quote_identifier(&def.name));
                 return;
@@ -113,7 +131,7 @@ impl CqlType {
             if i > 0 {
                 out.push_str(", ");
             }
-            p.write_cql_name(out);
+            p.write_cql_name(out, true);
         }
         if let Some(n) = dimension {
             out.push_str(", ");

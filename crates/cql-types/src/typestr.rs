@@ -446,6 +446,22 @@ mod tests {
     }
 
     #[test]
+    fn nested_collections_and_udts_print_frozen() {
+        let udt = CqlType::Udt(address());
+        let ty = CqlType::Frozen(Box::new(CqlType::List(Box::new(udt.clone()))));
+        assert_eq!(ty.cql_name(), "frozen<list<frozen<\"Address\">>>");
+        let ty = CqlType::Map(
+            Box::new(CqlType::Int),
+            Box::new(CqlType::Set(Box::new(CqlType::Int))),
+        );
+        assert_eq!(ty.cql_name(), "map<int, frozen<set<int>>>");
+        assert_eq!(
+            CqlType::Tuple(vec![udt]).cql_name(),
+            "frozen<tuple<frozen<\"Address\">>>"
+        );
+    }
+
+    #[test]
     fn rejects_malformed_strings() {
         for bad in [
             "",

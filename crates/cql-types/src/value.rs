@@ -6,6 +6,9 @@ use bigdecimal::BigDecimal;
 use bigdecimal::num_bigint::BigInt;
 use uuid::Uuid;
 
+use crate::types::UdtDef;
+use crate::wire::MarshalError;
+
 /// A CQL `duration`: months, days and nanoseconds, all of the same sign.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct CqlDuration {
@@ -63,6 +66,26 @@ impl CqlValue {
         u32::try_from(days + i64::from(DATE_EPOCH))
             .ok()
             .map(CqlValue::Date)
+    }
+
+    /// Builds a UDT value in the type's field order from `(field name, value)` pairs given in any order
+    /// (names already case-folded by the caller); fields not mentioned are null.
+    pub fn udt_from_named(
+        def: &UdtDef,
+        named: impl IntoIterator<Item = (String, Option<CqlValue>)>,
+    ) -> Result<CqlValue, MarshalError> {
+        let mut fields: Vec<(String, Option<CqlValue>)> =
+            def.fields.iter().map(|(n, _)| (n.clone(), None)).collect();
+        for (name, value) in named {
+            let slot = fields.iter_mut().find(|(n, _)| *n == name).ok_or_else(|| {
+                MarshalError(format!(
+                    "Unknown field '{name}' in value of user defined type {}",
+                    def.name
+                ))
+            })?;
+            slot.1 = value;
+        }
+        Ok(CqlValue::Udt(fields))
     }
 
     /// True for list, set and map values.
@@ -131,5 +154,44 @@ impl CqlValue {
             CqlValue::Vector(_) => "vector",
             CqlValue::Empty => "empty",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::CqlType;
+
+    #[test]
+    fn udt_from_named_orders_fields() {
+        let def = UdtDef {
+            keyspace: "ks".into(),
+            name: "u".into(),
+            fields: vec![
+                ("a".into(), CqlType::Int),
+                ("b".into(), CqlType::Int),
+                ("c".into(), CqlType::Int),
+            ],
+        };
+        let v = CqlValue::udt_from_named(&def, [("c".into(), Some(CqlValue::Int(3))), ("a".into(), None)])
+            .unwrap();
+        assert_eq!(
+            v,
+            CqlValue::Udt(vec![
+                ("a".into(), None),
+                ("b".into(), None),
+                ("c".into(), Some(CqlValue::Int(3)))
+            ])
+        );
+        let err = CqlValue::udt_from_named(&def, [("x".into(), None)]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Unknown field 'x' in value of user defined type u"
+        );
+        assert_eq!(
+            CqlValue::date_from_epoch_days(-1),
+            Some(CqlValue::Date(DATE_EPOCH - 1))
+        );
+        assert_eq!(CqlValue::Varint(5.into()).as_i64(), Some(5));
     }
 }
