@@ -152,6 +152,17 @@ pub enum StatementKind {
     },
     /// `LIST USERS`.
     ListUsers,
+    /// `ADD IDENTITY [IF NOT EXISTS] 'identity' TO ROLE 'role'` (Cassandra 5.0).
+    AddIdentity {
+        if_not_exists: bool,
+        identity: String,
+        role: String,
+    },
+    /// `DROP IDENTITY [IF EXISTS] 'identity'`.
+    DropIdentity {
+        if_exists: bool,
+        identity: String,
+    },
     GrantPermissions(PermissionChange),
     RevokePermissions(PermissionChange),
     ListPermissions(ListPermissions),
@@ -791,6 +802,15 @@ pub struct ColumnDef {
     pub is_static: bool,
     /// The column carried an inline `PRIMARY KEY`.
     pub primary_key: bool,
+    /// A dynamic data mask (`MASKED WITH ...`, Cassandra 5.0).
+    pub mask: Option<ColumnMask>,
+}
+
+/// `MASKED WITH fn(args)`; `MASKED WITH DEFAULT` is parsed as `mask_default()`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnMask {
+    pub function: QualifiedName,
+    pub args: Vec<Term>,
 }
 
 /// A primary key: partition key columns then clustering columns.
@@ -876,6 +896,11 @@ pub enum AlterTableAction {
     Options(TableOptions),
     /// `DROP COMPACT STORAGE`.
     DropCompactStorage,
+    /// `ALTER col MASKED WITH ...` (`Some`) or `ALTER col DROP MASKED` (`None`).
+    Mask {
+        column: String,
+        mask: Option<ColumnMask>,
+    },
 }
 
 /// `CREATE TYPE [IF NOT EXISTS] name (field type, ...)`.

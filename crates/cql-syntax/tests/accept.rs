@@ -131,6 +131,10 @@ const ACCEPTED: &[&str] = &[
     "DROP COLUMNFAMILY t",
     "TRUNCATE superImportantData",
     "TRUNCATE TABLE ks.t",
+    "CREATE TABLE t (k int PRIMARY KEY, email text MASKED WITH mask_email(), ssn text MASKED WITH DEFAULT, n int MASKED WITH mask_inner(1, null))",
+    "ALTER TABLE t ALTER email MASKED WITH mask_null()",
+    "ALTER TABLE t ALTER email DROP MASKED",
+    "ALTER TABLE t ADD phone text MASKED WITH DEFAULT",
     // --- types ---
     "CREATE TYPE address (street_name text, street_number int, city text, state text, zip int)",
     "CREATE TYPE IF NOT EXISTS ks.work_and_home_addresses (home_address address, work_address frozen<address>)",
@@ -196,6 +200,10 @@ const ACCEPTED: &[&str] = &[
     "DROP USER alice",
     "DROP USER IF EXISTS bob",
     "LIST USERS",
+    "ADD IDENTITY 'id1' TO ROLE 'role1'",
+    "ADD IDENTITY IF NOT EXISTS 'id1' TO ROLE role1",
+    "DROP IDENTITY 'testIdentity'",
+    "DROP IDENTITY IF EXISTS 'testIdentity'",
     // --- permissions ---
     "GRANT SELECT ON ALL KEYSPACES TO data_reader",
     "GRANT MODIFY ON KEYSPACE keyspace1 TO data_writer",

@@ -643,6 +643,55 @@ fn alter_statements() {
 }
 
 #[test]
+fn masks_and_identities() {
+    let StatementKind::CreateTable(t) = kind(
+        "CREATE TABLE t (k int PRIMARY KEY, a text MASKED WITH DEFAULT, b int MASKED WITH mask_inner(1, null))",
+    ) else {
+        panic!()
+    };
+    assert_eq!(t.columns[0].mask, None);
+    assert_eq!(
+        t.columns[1].mask,
+        Some(ColumnMask {
+            function: qn(None, "mask_default"),
+            args: vec![]
+        })
+    );
+    assert_eq!(
+        t.columns[2].mask,
+        Some(ColumnMask {
+            function: qn(None, "mask_inner"),
+            args: vec![int("1"), Term::Null]
+        })
+    );
+    let StatementKind::AlterTable(a) = kind("ALTER TABLE t ALTER a DROP MASKED") else {
+        panic!()
+    };
+    assert_eq!(
+        a.action,
+        AlterTableAction::Mask {
+            column: "a".into(),
+            mask: None
+        }
+    );
+    assert_eq!(
+        kind("ADD IDENTITY IF NOT EXISTS 'spiffe://x' TO ROLE 'r1'"),
+        StatementKind::AddIdentity {
+            if_not_exists: true,
+            identity: "spiffe://x".into(),
+            role: "r1".into()
+        }
+    );
+    assert_eq!(
+        kind("DROP IDENTITY 'id'"),
+        StatementKind::DropIdentity {
+            if_exists: false,
+            identity: "id".into()
+        }
+    );
+}
+
+#[test]
 fn types_indexes_views_functions() {
     let StatementKind::CreateType(t) =
         kind("CREATE TYPE ks.addr (street text, zip int, tags frozen<set<text>>)")

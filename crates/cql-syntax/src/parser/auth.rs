@@ -271,6 +271,21 @@ impl Parser<'_> {
         Ok(Resource::Table(self.qualified_name()?))
     }
 
+    pub(crate) fn add_identity(&mut self) -> PResult<StatementKind> {
+        self.expect_word("add")?;
+        self.expect_word("identity")?;
+        let if_not_exists = self.if_not_exists()?;
+        let identity = self.role_name()?;
+        self.expect_word("to")?;
+        self.expect_word("role")?;
+        let role = self.role_name()?;
+        Ok(StatementKind::AddIdentity {
+            if_not_exists,
+            identity,
+            role,
+        })
+    }
+
     pub(crate) fn grant(&mut self) -> PResult<StatementKind> {
         self.expect_word("grant")?;
         if self.at_permissions() {

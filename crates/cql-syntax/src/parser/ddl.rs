@@ -186,6 +186,13 @@ impl Parser<'_> {
                 }
             });
         }
+        if self.eat_word("identity") {
+            let if_exists = self.if_exists()?;
+            return Ok(StatementKind::DropIdentity {
+                if_exists,
+                identity: self.role_name()?,
+            });
+        }
         if self.eat_word("trigger") {
             let if_exists = self.if_exists()?;
             let name = self.ident()?;
@@ -283,7 +290,7 @@ impl Parser<'_> {
                 self.bump();
                 self.bump();
                 self.expect_word("by")?;
-                opts.clustering_order = self.paren_list(|p| Ok((p.ident()?, p.direction())))?;
+                opts.clustering_order = self.paren_list1(|p| Ok((p.ident()?, p.direction())))?;
             } else {
                 opts.properties.push(self.property()?);
             }
@@ -330,6 +337,11 @@ impl Parser<'_> {
         let name = self.ident()?;
         let ty = self.type_expr()?;
         let is_static = self.eat_word("static");
+        let mask = if self.at_word("masked") {
+            Some(self.column_mask()?)
+        } else {
+            None
+        };
         let primary_key = allow_key && self.at_word("primary");
         if primary_key {
             self.bump();
@@ -340,14 +352,30 @@ impl Parser<'_> {
             ty,
             is_static,
             primary_key,
+            mask,
         })
+    }
+
+    /// `MASKED WITH DEFAULT` or `MASKED WITH fn(args)`.
+    fn column_mask(&mut self) -> PResult<ColumnMask> {
+        self.expect_word("masked")?;
+        self.expect_word("with")?;
+        if self.eat_word("default") {
+            return Ok(ColumnMask {
+                function: QualifiedName::unqualified("mask_default"),
+                args: Vec::new(),
+            });
+        }
+        let function = self.function_name()?;
+        let args = self.paren_list(Self::term)?;
+        Ok(ColumnMask { function, args })
     }
 
     /// `( (a, b), c, d )` or `( a, c, d )` after `PRIMARY KEY`.
     pub(crate) fn primary_key(&mut self) -> PResult<PrimaryKey> {
         self.expect_sym("(")?;
         let partition_key = if self.at_sym("(") {
-            self.paren_list(Self::ident)?
+            self.paren_list1(Self::ident)?
         } else {
             vec![self.ident()?]
         };
@@ -356,9 +384,6 @@ impl Parser<'_> {
             clustering.push(self.ident()?);
         }
         self.expect_sym(")")?;
-        if partition_key.is_empty() {
-            return Err(self.no_viable());
-        }
         Ok(PrimaryKey {
             partition_key,
             clustering,
@@ -371,7 +396,7 @@ impl Parser<'_> {
         let action = if self.eat_word("add") {
             let if_not_exists = self.if_not_exists()?;
             let columns = if self.at_sym("(") {
-                self.paren_list(|p| p.column_def(false))?
+                self.paren_list1(|p| p.column_def(false))?
             } else {
                 self.comma_list(|p| p.column_def(false))?
             };
@@ -387,7 +412,7 @@ impl Parser<'_> {
             } else {
                 let if_exists = self.if_exists()?;
                 let columns = if self.at_sym("(") {
-                    self.paren_list(Self::ident)?
+                    self.paren_list1(Self::ident)?
                 } else {
                     self.comma_list(Self::ident)?
                 };
@@ -405,10 +430,20 @@ impl Parser<'_> {
             }
         } else if self.eat_word("alter") {
             let column = self.ident()?;
-            self.expect_word("type")?;
-            AlterTableAction::AlterColumnType {
-                column,
-                ty: self.type_expr()?,
+            if self.at_word("masked") {
+                AlterTableAction::Mask {
+                    column,
+                    mask: Some(self.column_mask()?),
+                }
+            } else if self.eat_word("drop") {
+                self.expect_word("masked")?;
+                AlterTableAction::Mask { column, mask: None }
+            } else {
+                self.expect_word("type")?;
+                AlterTableAction::AlterColumnType {
+                    column,
+                    ty: self.type_expr()?,
+                }
             }
         } else if self.eat_word("rename") {
             let if_exists = self.if_exists()?;
@@ -488,7 +523,7 @@ impl Parser<'_> {
         };
         self.expect_word("on")?;
         let table = self.qualified_name()?;
-        let targets = self.paren_list(|p| {
+        let targets = self.paren_list1(|p| {
             let kinds = [
                 ("keys", IndexTargetKind::Keys),
                 ("values", IndexTargetKind::Values),

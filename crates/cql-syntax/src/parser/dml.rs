@@ -120,9 +120,9 @@ impl Parser<'_> {
             }
             InsertValues::Json { json, default_unset }
         } else {
-            let columns = self.paren_list(Self::ident)?;
+            let columns = self.paren_list1(Self::ident)?;
             self.expect_word("values")?;
-            let values = self.paren_list(Self::term)?;
+            let values = self.paren_list1(Self::term)?;
             InsertValues::Columns { columns, values }
         };
         // Cassandra wants IF NOT EXISTS before USING; the other order is accepted too.

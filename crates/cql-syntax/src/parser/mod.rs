@@ -220,6 +220,14 @@ impl<'a> Parser<'a> {
         Ok(items)
     }
 
+    /// Parses `( item, ... )` with at least one item.
+    pub(crate) fn paren_list1<T>(&mut self, item: impl FnMut(&mut Self) -> PResult<T>) -> PResult<Vec<T>> {
+        self.expect_sym("(")?;
+        let items = self.comma_list(item)?;
+        self.expect_sym(")")?;
+        Ok(items)
+    }
+
     /// `IF NOT EXISTS`, if present.
     pub(crate) fn if_not_exists(&mut self) -> PResult<bool> {
         if self.at_word("if") {
@@ -450,6 +458,7 @@ impl<'a> Parser<'a> {
             "grant" => self.grant(),
             "revoke" => self.revoke(),
             "list" => self.list(),
+            "add" => self.add_identity(),
             "describe" | "desc" => self.describe(),
             _ => Err(self.no_viable()),
         }

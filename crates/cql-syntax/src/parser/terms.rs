@@ -598,10 +598,10 @@ impl Parser<'_> {
     pub(crate) fn relation(&mut self) -> PResult<Relation> {
         let start = self.pos;
         let lhs = if self.at_sym("(") {
-            RelationLhs::Tuple(self.paren_list(Self::ident)?)
+            RelationLhs::Tuple(self.paren_list1(Self::ident)?)
         } else if self.at_word("token") && self.peek_n(1).is_sym("(") {
             self.bump();
-            RelationLhs::Token(self.paren_list(Self::ident)?)
+            RelationLhs::Token(self.paren_list1(Self::ident)?)
         } else if self.at_word("expr") && self.peek_n(1).is_sym("(") {
             self.bump();
             self.bump();
