@@ -8,6 +8,22 @@
 //! * [`parse_term`] parses a single term such as `{'a': 1}` or `(int) ?`.
 //! * [`quote_identifier`] renders a name for CQL output (DESCRIBE), quoting it when needed.
 //!
+//! # Example
+//! ```
+//! use mica_cql_syntax::{MarkerRole, RelationLhs, StatementKind, parse_statement};
+//!
+//! let stmt = parse_statement("SELECT key, value FROM system.local WHERE key = ? LIMIT ?").unwrap();
+//! let StatementKind::Select(select) = &stmt.kind else { unreachable!() };
+//! assert_eq!(select.table.keyspace.as_deref(), Some("system"));
+//! assert_eq!(select.where_clause[0].lhs, RelationLhs::Column("key".into()));
+//! let roles: Vec<_> = stmt.bind_markers.iter().map(|m| m.role.clone()).collect();
+//! assert_eq!(roles, [MarkerRole::Column("key".into()), MarkerRole::Limit]);
+//!
+//! let err = parse_statement("SELECT * FRM t").unwrap_err();
+//! assert_eq!((err.line, err.column), (1, 9));
+//! assert_eq!(err.message, "line 1:9 mismatched input 'FRM' expecting K_FROM (SELECT * [FRM]...)");
+//! ```
+//!
 //! # Conventions (the contract with the executor)
 //! * Identifiers are normalised: unquoted names are lowercased, `"quoted"` ones keep their case.
 //!   Legacy `CREATE/ALTER/DROP USER` names keep their case, as Cassandra does.

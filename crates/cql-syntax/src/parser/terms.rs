@@ -108,11 +108,11 @@ impl Parser<'_> {
             return None;
         }
         let next = self.peek_n(1);
-        let text = format!("-{}", next.text);
+        let text = || format!("-{}", next.text);
         let lit = match next.kind {
-            TokenKind::Integer => Literal::Integer(text),
-            TokenKind::Float => Literal::Float(text),
-            TokenKind::Duration => Literal::Duration(text),
+            TokenKind::Integer => Literal::Integer(text()),
+            TokenKind::Float => Literal::Float(text()),
+            TokenKind::Duration => Literal::Duration(text()),
             _ => return None,
         };
         self.bump();
@@ -123,17 +123,26 @@ impl Parser<'_> {
     /// The current token as a constant, if it is one (without consuming it).
     fn constant_at(&self) -> Option<Literal> {
         let tok = self.peek();
-        let text = tok.text.clone();
+        let text = || tok.text.clone();
         Some(match tok.kind {
-            TokenKind::String => Literal::String(text),
-            TokenKind::Integer => Literal::Integer(text),
-            TokenKind::Float => Literal::Float(text),
-            TokenKind::Boolean => Literal::Boolean(text.eq_ignore_ascii_case("true")),
-            TokenKind::Uuid => Literal::Uuid(text),
-            TokenKind::Hex => Literal::Blob(text[2..].to_string()),
-            TokenKind::Duration => Literal::Duration(text),
+            TokenKind::String => Literal::String(text()),
+            TokenKind::Integer => Literal::Integer(text()),
+            TokenKind::Float => Literal::Float(text()),
+            TokenKind::Boolean => Literal::Boolean(tok.text.eq_ignore_ascii_case("true")),
+            TokenKind::Uuid => Literal::Uuid(text()),
+            // The lexer guarantees the `0x` prefix.
+            TokenKind::Hex => Literal::Blob(tok.text[2..].to_string()),
+            TokenKind::Duration => Literal::Duration(text()),
             _ => return None,
         })
+    }
+
+    fn at_constant(&self) -> bool {
+        use TokenKind::*;
+        matches!(
+            self.peek().kind,
+            String | Integer | Float | Boolean | Uuid | Hex | Duration
+        )
     }
 
     /// A constant, possibly negative (used by option values and role options).
@@ -448,7 +457,7 @@ impl Parser<'_> {
     }
 
     fn sel_primary(&mut self) -> PResult<Selectable> {
-        let term_start = self.constant_at().is_some()
+        let term_start = self.at_constant()
             || self.at_word("null")
             || self.at_sym(":")
             || self.peek().kind == TokenKind::QMark;
