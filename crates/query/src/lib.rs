@@ -1,1 +1,15 @@
-//! Placeholder; see ARCHITECTURE.md.
+//! Statement preparation and execution over a local storage engine: CQL semantics live here.
+//!
+//! The node hands this crate parsed protocol requests (query text, bound values, paging state) and gets
+//! back typed results; it never sees storage. Errors are [`QueryError`], mapped to CQL codes by the node.
+
+mod ddl;
+mod engine;
+mod error;
+mod modify;
+mod select;
+mod system;
+mod values;
+
+pub use engine::{ClientState, LocalInfo, QueryEngine, QueryResult, SchemaListener};
+pub use error::{QueryError, Result};

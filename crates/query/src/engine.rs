@@ -1,0 +1,707 @@
+//! The query engine: schema snapshot, prepared statement cache, statement dispatch and authentication.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use mica_cql_protocol::{
+    Batch, ColumnSpec, Prepared, QueryParameters, QueryValues, RowsMetadata, SchemaChange, Value,
+};
+use mica_schema::Schema;
+use mica_storage::Engine;
+use uuid::Uuid;
+
+use crate::error::{QueryError, Result};
+
+/// Facts about the local node shown in system.local and used for token ownership.
+#[derive(Clone, Debug)]
+pub struct LocalInfo {
+    pub cluster_name: String,
+    pub data_center: String,
+    pub rack: String,
+    pub host_id: Uuid,
+    pub listen_address: IpAddr,
+    pub broadcast_address: IpAddr,
+    pub rpc_address: IpAddr,
+    pub native_port: u16,
+    pub storage_port: u16,
+    pub release_version: String,
+    pub tokens: Vec<i64>,
+    /// Whether PasswordAuthenticator is configured (logins are checked against system_auth.roles).
+    pub password_auth: bool,
+}
+
+/// Per-connection state: the current keyspace and the logged-in role.
+#[derive(Clone, Debug, Default)]
+pub struct ClientState {
+    pub keyspace: Option<String>,
+    pub user: Option<String>,
+}
+
+/// The outcome of a statement.
+#[derive(Debug)]
+pub enum QueryResult {
+    Void,
+    Rows {
+        metadata: RowsMetadata,
+        rows: Vec<Vec<Option<Bytes>>>,
+    },
+    SetKeyspace(String),
+    SchemaChange(SchemaChange),
+}
+
+/// Receives schema change events (the node forwards them to connections that registered for them).
+pub type SchemaListener = Box<dyn Fn(&SchemaChange) + Send + Sync>;
+
+/// Executes CQL against one storage engine.
+pub struct QueryEngine {
+    pub(crate) storage: Arc<dyn Engine>,
+    pub(crate) schema: RwLock<Arc<Schema>>,
+    pub(crate) local: LocalInfo,
+    pub(crate) prepared: Mutex<HashMap<Vec<u8>, Arc<crate::engine::PreparedStatement>>>,
+    /// Serialises DDL so concurrent schema changes never lose each other's updates.
+    pub(crate) ddl_lock: Mutex<()>,
+    pub(crate) listeners: Mutex<Vec<SchemaListener>>,
+}
+
+/// A statement prepared once and executed many times.
+#[derive(Debug)]
+pub struct PreparedStatement {
+    pub(crate) statement: mica_cql_syntax::Statement,
+    pub(crate) keyspace: Option<String>,
+}
+
+impl QueryEngine {
+    /// The current schema snapshot.
+    pub fn schema(&self) -> Arc<Schema> {
+        match self.schema.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Registers a callback for schema changes.
+    pub fn on_schema_change(&self, listener: SchemaListener) {
+        if let Ok(mut l) = self.listeners.lock() {
+            l.push(listener);
+        }
+    }
+
+    pub fn local(&self) -> &LocalInfo {
+        &self.local
+    }
+}
+
+/// Marker for the default superuser's password, as Cassandra creates it.
+const DEFAULT_SUPERUSER: &str = "cassandra";
+/// bcrypt cost Cassandra uses for stored password hashes (`auth_bcrypt_gensalt_log2_rounds`).
+const BCRYPT_COST: u32 = 10;
+
+impl QueryEngine {
+    /// Opens the engine: builds the system keyspaces, loads stored keyspaces, creates missing tables and,
+    /// with password authentication, the default `cassandra` superuser.
+    pub fn open(storage: Arc<dyn Engine>, local: LocalInfo) -> Result<Arc<QueryEngine>> {
+        let mut schema = Schema::default();
+        for ks in crate::system::system_keyspaces()? {
+            schema.keyspaces.insert(ks.name.clone(), Arc::new(ks));
+        }
+        for (_, doc) in storage.scan_meta(b"schema/keyspace/")? {
+            let persisted = mica_schema::PersistedSchema::from_json(&doc)?;
+            let ks = persisted.into_keyspace(|text, types| {
+                mica_cql_types::parse_type_string(text, &|name| types.get(name).cloned())
+                    .map_err(|e| e.to_string())
+            })?;
+            schema.keyspaces.insert(ks.name.clone(), Arc::new(ks));
+        }
+        schema.version = match storage.get_meta(b"schema/version")? {
+            Some(b) => Uuid::from_slice(&b).unwrap_or_else(|_| Uuid::new_v4()),
+            None => Uuid::new_v4(),
+        };
+        for ks in schema.keyspaces.values() {
+            for t in ks.tables.values().filter(|t| !t.is_virtual) {
+                storage.create_table(mica_storage::TableId(t.id), crate::ddl::storage_options(t))?;
+            }
+        }
+        let engine = Arc::new(QueryEngine {
+            storage,
+            schema: RwLock::new(Arc::new(schema)),
+            local,
+            prepared: Mutex::new(HashMap::new()),
+            ddl_lock: Mutex::new(()),
+            listeners: Mutex::new(Vec::new()),
+        });
+        if engine.local.password_auth
+            && engine.role_hash(DEFAULT_SUPERUSER)?.is_none()
+            && !engine.any_role()?
+        {
+            let hash = bcrypt::hash(DEFAULT_SUPERUSER, BCRYPT_COST)
+                .map_err(|e| QueryError::Server(format!("bcrypt: {e}")))?;
+            let mut state = ClientState::default();
+            let stmt = mica_cql_syntax::parse_statement(
+                "INSERT INTO system_auth.roles (role, is_superuser, can_login, salted_hash) VALUES (?, true, true, ?)",
+            )?;
+            let values = [
+                mica_cql_protocol::Value::Set(Bytes::from(DEFAULT_SUPERUSER.as_bytes().to_vec())),
+                mica_cql_protocol::Value::Set(Bytes::from(hash.into_bytes())),
+            ];
+            // Timestamp 0, as Cassandra does, so any later change made by a user wins.
+            engine.run_sync(&mut state, &stmt, &values, Some(0))?;
+        }
+        Ok(engine)
+    }
+
+    fn any_role(&self) -> Result<bool> {
+        let schema = self.schema();
+        let table = schema.require_table("system_auth", "roles")?;
+        let mut stream = self.storage.scan(
+            mica_storage::TableId(table.id),
+            &mica_storage::ScanRange::all(),
+            &mica_storage::ReadSelection::all(),
+            mica_storage::ScanLimits {
+                partitions: Some(1),
+                rows: None,
+            },
+            mica_types::now_seconds(),
+        )?;
+        Ok(stream.next().transpose()?.is_some())
+    }
+
+    /// The stored bcrypt hash of a role that can log in, if any.
+    fn role_hash(&self, role: &str) -> Result<Option<String>> {
+        let stmt = mica_cql_syntax::parse_statement(
+            "SELECT salted_hash, can_login FROM system_auth.roles WHERE role = ?",
+        )?;
+        let values = [mica_cql_protocol::Value::Set(Bytes::from(
+            role.as_bytes().to_vec(),
+        ))];
+        let mut state = ClientState::default();
+        let QueryResult::Rows { rows, .. } = self.run_sync(&mut state, &stmt, &values, None)? else {
+            return Ok(None);
+        };
+        let Some(row) = rows.first() else { return Ok(None) };
+        let can_login = row
+            .get(1)
+            .and_then(|v| v.as_ref())
+            .is_some_and(|b| b.first() == Some(&1));
+        if !can_login {
+            return Ok(None);
+        }
+        Ok(row
+            .first()
+            .and_then(|v| v.as_ref())
+            .map(|b| String::from_utf8_lossy(b).into_owned()))
+    }
+
+    /// Checks a login against system_auth.roles.
+    pub fn authenticate(&self, user: &str, password: &str) -> Result<()> {
+        let denied =
+            || QueryError::BadCredentials(format!("Provided username {user} and/or password are incorrect"));
+        let hash = self.role_hash(user)?.ok_or_else(denied)?;
+        if bcrypt::verify(password, &hash).unwrap_or(false) {
+            Ok(())
+        } else {
+            Err(denied())
+        }
+    }
+
+    /// Parses and executes one statement.
+    pub async fn query(
+        &self,
+        state: &mut ClientState,
+        query: &str,
+        params: &QueryParameters,
+    ) -> Result<QueryResult> {
+        let statement = mica_cql_syntax::parse_statement(query)?;
+        let values = self.positional(&statement, &params.values)?;
+        if let Some(ks) = &params.keyspace {
+            let mut scoped = ClientState {
+                keyspace: Some(ks.clone()),
+                user: state.user.clone(),
+            };
+            return self.run(&mut scoped, &statement, &values, params).await;
+        }
+        self.run(state, &statement, &values, params).await
+    }
+
+    /// Prepares a statement and caches it under an id derived from its text and keyspace.
+    pub fn prepare(&self, state: &ClientState, query: &str, keyspace: Option<&str>) -> Result<Prepared> {
+        let statement = mica_cql_syntax::parse_statement(query)?;
+        let keyspace = keyspace.map(str::to_string).or_else(|| state.keyspace.clone());
+        let scoped = ClientState {
+            keyspace: keyspace.clone(),
+            user: state.user.clone(),
+        };
+        let (variables, pk_indexes, result) = self.describe_statement(&scoped, &statement)?;
+        let id = statement_id(query, keyspace.as_deref());
+        let result_metadata_id = statement_id(&format!("{result:?}"), None);
+        if let Ok(mut cache) = self.prepared.lock() {
+            cache.insert(id.clone(), Arc::new(PreparedStatement { statement, keyspace }));
+        }
+        Ok(Prepared {
+            id: Bytes::from(id),
+            result_metadata_id: Some(Bytes::from(result_metadata_id)),
+            metadata: mica_cql_protocol::PreparedMetadata {
+                pk_indexes,
+                columns: variables,
+            },
+            result_metadata: RowsMetadata::new(result),
+        })
+    }
+
+    /// Executes a prepared statement.
+    pub async fn execute(
+        &self,
+        state: &mut ClientState,
+        id: &[u8],
+        params: &QueryParameters,
+    ) -> Result<QueryResult> {
+        let prepared = self
+            .prepared
+            .lock()
+            .ok()
+            .and_then(|c| c.get(id).cloned())
+            .ok_or_else(|| QueryError::Unprepared(id.to_vec()))?;
+        let values = self.positional(&prepared.statement, &params.values)?;
+        let mut scoped = ClientState {
+            keyspace: prepared.keyspace.clone().or_else(|| state.keyspace.clone()),
+            user: state.user.clone(),
+        };
+        let result = self
+            .run(&mut scoped, &prepared.statement, &values, params)
+            .await?;
+        if let QueryResult::SetKeyspace(ks) = &result {
+            state.keyspace = Some(ks.clone());
+        }
+        Ok(result)
+    }
+
+    /// Executes a BATCH of query strings and prepared ids as one atomic write.
+    pub async fn batch(&self, state: &mut ClientState, batch: &Batch) -> Result<QueryResult> {
+        let timestamp = batch.timestamp.unwrap_or_else(|| mica_types::Timestamp::now().0);
+        let now = mica_types::now_seconds();
+        let mut mutations = Vec::new();
+        for child in &batch.statements {
+            let (statement, keyspace) = match child {
+                mica_cql_protocol::BatchStatement::Query { query, .. } => (
+                    Arc::new(PreparedStatement {
+                        statement: mica_cql_syntax::parse_statement(query)?,
+                        keyspace: None,
+                    }),
+                    None,
+                ),
+                mica_cql_protocol::BatchStatement::Prepared { id, .. } => {
+                    let p = self
+                        .prepared
+                        .lock()
+                        .ok()
+                        .and_then(|c| c.get(id.as_ref()).cloned())
+                        .ok_or_else(|| QueryError::Unprepared(id.to_vec()))?;
+                    let ks = p.keyspace.clone();
+                    (p, ks)
+                }
+            };
+            let scoped = ClientState {
+                keyspace: batch
+                    .keyspace
+                    .clone()
+                    .or(keyspace)
+                    .or_else(|| state.keyspace.clone()),
+                user: state.user.clone(),
+            };
+            let binds = crate::values::Binds {
+                values: child.values(),
+            };
+            mutations.extend(self.mutations_for(
+                &scoped,
+                &statement.statement.kind,
+                binds,
+                timestamp,
+                now,
+            )?);
+        }
+        self.storage.apply(mutations)?.await?;
+        Ok(QueryResult::Void)
+    }
+
+    /// Bound values in marker order (named values are matched to marker names).
+    fn positional(&self, statement: &mica_cql_syntax::Statement, values: &QueryValues) -> Result<Vec<Value>> {
+        let v = match values {
+            QueryValues::None => Vec::new(),
+            QueryValues::Positional(v) => v.clone(),
+            QueryValues::Named(named) => statement
+                .bind_markers
+                .iter()
+                .map(|m| {
+                    let name = m.name.clone().unwrap_or_default();
+                    named
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+                        .map(|(_, v)| v.clone())
+                        .ok_or_else(|| crate::error::invalid(format!("No value for named marker {name}")))
+                })
+                .collect::<Result<_>>()?,
+        };
+        if v.len() != statement.bind_markers.len() {
+            return Err(crate::error::invalid(format!(
+                "There were {} markers(?) in CQL but {} bound variables",
+                statement.bind_markers.len(),
+                v.len()
+            )));
+        }
+        Ok(v)
+    }
+
+    fn run_sync(
+        &self,
+        state: &mut ClientState,
+        statement: &mica_cql_syntax::Statement,
+        values: &[Value],
+        timestamp: Option<i64>,
+    ) -> Result<QueryResult> {
+        let params = QueryParameters {
+            timestamp,
+            ..QueryParameters::default()
+        };
+        if let Some(r) = self.execute_ddl(state, &statement.kind)? {
+            return Ok(r);
+        }
+        let binds = crate::values::Binds { values };
+        if let mica_cql_syntax::StatementKind::Select(sel) = &statement.kind {
+            let table = self.resolve_table(state, &sel.table)?;
+            return self.select(&table, sel, binds, params.page_size, None);
+        }
+        let ts = timestamp.unwrap_or_else(|| mica_types::Timestamp::now().0);
+        let mutations = self.mutations_for(state, &statement.kind, binds, ts, mica_types::now_seconds())?;
+        self.storage.apply_sync(mutations)?;
+        Ok(QueryResult::Void)
+    }
+
+    async fn run(
+        &self,
+        state: &mut ClientState,
+        statement: &mica_cql_syntax::Statement,
+        values: &[Value],
+        params: &QueryParameters,
+    ) -> Result<QueryResult> {
+        if let Some(r) = self.execute_ddl(state, &statement.kind)? {
+            if let QueryResult::SchemaChange(change) = &r
+                && let Ok(listeners) = self.listeners.lock()
+            {
+                for l in listeners.iter() {
+                    l(change);
+                }
+            }
+            return Ok(r);
+        }
+        let binds = crate::values::Binds { values };
+        use mica_cql_syntax::StatementKind as K;
+        match &statement.kind {
+            K::Select(sel) => {
+                let table = self.resolve_table(state, &sel.table)?;
+                self.select(
+                    &table,
+                    sel,
+                    binds,
+                    params.page_size,
+                    params.paging_state.as_deref(),
+                )
+            }
+            K::Insert(_) | K::Update(_) | K::Delete(_) | K::Batch(_) => {
+                let ts = params.timestamp.unwrap_or_else(|| mica_types::Timestamp::now().0);
+                let mutations =
+                    self.mutations_for(state, &statement.kind, binds, ts, mica_types::now_seconds())?;
+                self.storage.apply(mutations)?.await?;
+                Ok(QueryResult::Void)
+            }
+            K::AlterRole(alter) => self.alter_role(state, alter).map(|_| QueryResult::Void),
+            _ => Err(crate::error::invalid(
+                "This statement is not supported by this version of Mica yet",
+            )),
+        }
+    }
+
+    pub(crate) fn resolve_table(
+        &self,
+        state: &ClientState,
+        name: &mica_cql_syntax::QualifiedName,
+    ) -> Result<Arc<mica_schema::TableDef>> {
+        let ks = self.keyspace_name(state, &name.keyspace)?;
+        let schema = self.schema();
+        if schema.keyspace(&ks).is_none() {
+            return Err(crate::error::invalid(format!("Keyspace {ks} does not exist")));
+        }
+        Ok(schema.require_table(&ks, &name.name)?.clone())
+    }
+
+    fn mutations_for(
+        &self,
+        state: &ClientState,
+        kind: &mica_cql_syntax::StatementKind,
+        binds: crate::values::Binds,
+        timestamp: i64,
+        now: i64,
+    ) -> Result<Vec<mica_storage::Mutation>> {
+        use mica_cql_syntax::StatementKind as K;
+        let check_writable = |t: &mica_schema::TableDef| {
+            if t.is_virtual {
+                return Err(crate::error::invalid(format!(
+                    "Modification is not supported on virtual table {}.{}",
+                    t.keyspace, t.name
+                )));
+            }
+            Ok(())
+        };
+        match kind {
+            K::Insert(ins) => {
+                let table = self.resolve_table(state, &ins.table)?;
+                check_writable(&table)?;
+                if ins.if_not_exists {
+                    return Err(crate::error::invalid(
+                        "Conditional updates (IF NOT EXISTS) are not supported yet",
+                    ));
+                }
+                let wp = crate::modify::write_params(&ins.using, &table, binds, timestamp, now)?;
+                crate::modify::insert(&table, ins, binds, &wp)
+            }
+            K::Update(upd) => {
+                let table = self.resolve_table(state, &upd.table)?;
+                check_writable(&table)?;
+                if upd.conditions.is_some() {
+                    return Err(crate::error::invalid("Conditional updates are not supported yet"));
+                }
+                let wp = crate::modify::write_params(&upd.using, &table, binds, timestamp, now)?;
+                crate::modify::update(&table, upd, binds, &wp)
+            }
+            K::Delete(del) => {
+                let table = self.resolve_table(state, &del.table)?;
+                check_writable(&table)?;
+                if del.conditions.is_some() {
+                    return Err(crate::error::invalid(
+                        "Conditional deletions are not supported yet",
+                    ));
+                }
+                let wp = crate::modify::write_params(&del.using, &table, binds, timestamp, now)?;
+                crate::modify::delete(&table, del, binds, &wp)
+            }
+            K::Batch(b) => {
+                let mut all = Vec::new();
+                let ts = match &b.using.timestamp {
+                    Some(t) => {
+                        crate::values::eval_i64(t, &mica_cql_types::CqlType::Bigint, "[timestamp]", binds)?
+                            .unwrap_or(timestamp)
+                    }
+                    None => timestamp,
+                };
+                for (_, child) in &b.statements {
+                    let kind = match child {
+                        mica_cql_syntax::BatchChild::Insert(i) => K::Insert(Box::new(i.clone())),
+                        mica_cql_syntax::BatchChild::Update(u) => K::Update(Box::new(u.clone())),
+                        mica_cql_syntax::BatchChild::Delete(d) => K::Delete(Box::new(d.clone())),
+                    };
+                    all.extend(self.mutations_for(state, &kind, binds, ts, now)?);
+                }
+                Ok(all)
+            }
+            _ => Err(crate::error::invalid(
+                "Only INSERT, UPDATE and DELETE statements are allowed in a batch",
+            )),
+        }
+    }
+
+    fn alter_role(&self, state: &ClientState, alter: &mica_cql_syntax::AlterRole) -> Result<()> {
+        let _ = state;
+        let Some(password) = alter_password(alter) else {
+            return Err(crate::error::invalid(
+                "Only ALTER ROLE ... WITH PASSWORD is supported yet",
+            ));
+        };
+        let hash =
+            bcrypt::hash(password, BCRYPT_COST).map_err(|e| QueryError::Server(format!("bcrypt: {e}")))?;
+        let stmt =
+            mica_cql_syntax::parse_statement("UPDATE system_auth.roles SET salted_hash = ? WHERE role = ?")?;
+        let values = [
+            Value::Set(Bytes::from(hash.into_bytes())),
+            Value::Set(Bytes::from(alter.name.as_bytes().to_vec())),
+        ];
+        let mut s = ClientState::default();
+        self.run_sync(&mut s, &stmt, &values, None)?;
+        Ok(())
+    }
+
+    /// Variable specs, partition key indexes and result columns of a statement (prepared metadata).
+    fn describe_statement(
+        &self,
+        state: &ClientState,
+        statement: &mica_cql_syntax::Statement,
+    ) -> Result<(Vec<ColumnSpec>, Vec<u16>, Vec<ColumnSpec>)> {
+        use mica_cql_syntax::StatementKind as K;
+        let table_name = match &statement.kind {
+            K::Select(s) => Some(&s.table),
+            K::Insert(i) => Some(&i.table),
+            K::Update(u) => Some(&u.table),
+            K::Delete(d) => Some(&d.table),
+            K::Batch(b) => b.statements.first().map(|(_, c)| match c {
+                mica_cql_syntax::BatchChild::Insert(i) => &i.table,
+                mica_cql_syntax::BatchChild::Update(u) => &u.table,
+                mica_cql_syntax::BatchChild::Delete(d) => &d.table,
+            }),
+            _ => None,
+        };
+        let table = table_name.map(|n| self.resolve_table(state, n)).transpose()?;
+        let mut variables = Vec::new();
+        for m in &statement.bind_markers {
+            let (name, typ) = marker_spec(table.as_deref(), &m.role)?;
+            let (ks, tn) = table
+                .as_ref()
+                .map(|t| (t.keyspace.clone(), t.name.clone()))
+                .unwrap_or_default();
+            variables.push(ColumnSpec {
+                keyspace: ks,
+                table: tn,
+                name,
+                typ,
+            });
+        }
+        let mut pk_indexes = Vec::new();
+        if let Some(t) = &table {
+            for c in t.partition_key() {
+                match statement
+                    .bind_markers
+                    .iter()
+                    .position(|m| matches!(&m.role, mica_cql_syntax::MarkerRole::Column(n) if *n == c.name))
+                {
+                    Some(i) => pk_indexes.push(i as u16),
+                    None => {
+                        pk_indexes.clear();
+                        break;
+                    }
+                }
+            }
+        }
+        let result = match (&statement.kind, &table) {
+            (K::Select(sel), Some(t)) => {
+                // Run the projection over no data to get the exact result columns.
+                let dummy = ClientState {
+                    keyspace: Some(t.keyspace.clone()),
+                    user: None,
+                };
+                let _ = dummy;
+                select_columns(t, sel)?
+            }
+            _ => Vec::new(),
+        };
+        Ok((variables, pk_indexes, result))
+    }
+}
+
+/// The result columns of a SELECT, as the select path names them.
+fn select_columns(t: &mica_schema::TableDef, sel: &mica_cql_syntax::Select) -> Result<Vec<ColumnSpec>> {
+    use mica_cql_syntax::{MetadataKind, Selectable, Selection};
+    use mica_cql_types::CqlType;
+    let spec = |name: String, typ: CqlType| ColumnSpec {
+        keyspace: t.keyspace.clone(),
+        table: t.name.clone(),
+        name,
+        typ,
+    };
+    Ok(match &sel.selection {
+        Selection::Wildcard => t
+            .columns
+            .iter()
+            .map(|c| spec(c.name.clone(), c.typ.clone()))
+            .collect(),
+        Selection::Selectors(selectors) => {
+            let mut out = Vec::new();
+            for s in selectors {
+                let (name, typ) = match &s.selectable {
+                    Selectable::Column(n) => {
+                        let c = t.column(n).ok_or_else(|| {
+                            crate::error::invalid(format!("Undefined column name {n} in selection clause"))
+                        })?;
+                        (n.clone(), c.typ.clone())
+                    }
+                    Selectable::CountRows => ("count".into(), CqlType::Bigint),
+                    Selectable::Function { name, .. } if name.name.eq_ignore_ascii_case("count") => {
+                        ("count".into(), CqlType::Bigint)
+                    }
+                    Selectable::Metadata {
+                        kind: MetadataKind::Ttl,
+                        arg,
+                    } => (format!("ttl({})", selectable_name(arg)), CqlType::Int),
+                    Selectable::Metadata { arg, .. } => {
+                        (format!("writetime({})", selectable_name(arg)), CqlType::Bigint)
+                    }
+                    _ => return Err(crate::error::invalid("Unsupported selector (coming soon)")),
+                };
+                out.push(spec(s.alias.clone().unwrap_or(name), typ));
+            }
+            out
+        }
+    })
+}
+
+fn selectable_name(s: &mica_cql_syntax::Selectable) -> String {
+    match s {
+        mica_cql_syntax::Selectable::Column(n) => n.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn marker_spec(
+    table: Option<&mica_schema::TableDef>,
+    role: &mica_cql_syntax::MarkerRole,
+) -> Result<(String, mica_cql_types::CqlType)> {
+    use mica_cql_syntax::MarkerRole as R;
+    use mica_cql_types::CqlType;
+    let col = |n: &str| {
+        table
+            .and_then(|t| t.column(n))
+            .map(|c| c.typ.clone())
+            .ok_or_else(|| crate::error::invalid(format!("Undefined column name {n}")))
+    };
+    Ok(match role {
+        R::Column(n) => (n.clone(), col(n)?),
+        R::InList(n) => (format!("in({n})"), CqlType::List(Box::new(col(n)?))),
+        R::CollectionKey(n) => (
+            format!("key({n})"),
+            match col(n)? {
+                CqlType::Map(k, _) => *k,
+                CqlType::Set(k) => *k,
+                _ => CqlType::Int,
+            },
+        ),
+        R::CollectionValue(n) => (
+            format!("value({n})"),
+            match col(n)? {
+                CqlType::Map(_, v) => *v,
+                CqlType::List(v) | CqlType::Set(v) => *v,
+                other => other,
+            },
+        ),
+        R::Token => ("partition key token".into(), CqlType::Bigint),
+        R::Limit => ("[limit]".into(), CqlType::Int),
+        R::PerPartitionLimit => ("[per_partition_limit]".into(), CqlType::Int),
+        R::Timestamp => ("[timestamp]".into(), CqlType::Bigint),
+        R::Ttl => ("[ttl]".into(), CqlType::Int),
+        other => {
+            return Err(crate::error::invalid(format!(
+                "Bind marker {other:?} is not supported yet"
+            )));
+        }
+    })
+}
+
+fn alter_password(alter: &mica_cql_syntax::AlterRole) -> Option<&str> {
+    alter.options.password.as_deref()
+}
+
+/// A 16-byte statement id (stable for the same text and keyspace).
+fn statement_id(text: &str, keyspace: Option<&str>) -> Vec<u8> {
+    let full = format!("{}\u{0}{}", keyspace.unwrap_or(""), text);
+    let a = mica_types::murmur3_token(full.as_bytes());
+    let b = mica_types::murmur3_token(format!("{full}\u{1}").as_bytes());
+    let mut id = a.to_be_bytes().to_vec();
+    id.extend_from_slice(&b.to_be_bytes());
+    id
+}
