@@ -153,11 +153,7 @@ pub(crate) fn keys_from_where(
 }
 
 /// The serialized values an `=` or `IN` relation gives column `c`, or `None` if it is not restricted.
-fn relation_values(
-    relations: &[ast::Relation],
-    c: &ColumnDef,
-    binds: Binds,
-) -> Result<Option<Vec<Vec<u8>>>> {
+fn relation_values(relations: &[ast::Relation], c: &ColumnDef, binds: Binds) -> Result<Option<Vec<Vec<u8>>>> {
     for r in relations {
         let ast::RelationLhs::Column(name) = &r.lhs else {
             continue;
