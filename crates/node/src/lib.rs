@@ -1,1 +1,22 @@
-//! Placeholder; see ARCHITECTURE.md.
+//! A Mica database node: storage, persistent identity, the query engine and the CQL native-protocol
+//! server (v3-v5, TLS, password authentication), assembled from a loaded cassandra.yaml.
+//!
+//! ```no_run
+//! let loaded = mica_config::NodeConfig::load("cassandra.yaml")?;
+//! let node = mica_node::Node::start(loaded)?;
+//! println!("CQL on {:?}", node.native_address());
+//! node.wait()?; // until SIGTERM/SIGINT, then a graceful shutdown
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The CQL server runs one current-thread runtime per core, each with its own SO_REUSEPORT listener,
+//! so a connection and all its requests stay on one core.
+
+mod connection;
+pub mod errors;
+mod identity;
+mod node;
+mod server;
+
+pub use identity::Identity;
+pub use node::{Node, NodeError, NodeHandle, StopSignal};

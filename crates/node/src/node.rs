@@ -1,0 +1,408 @@
+//! Node assembly: storage, persistent identity, the query engine and the CQL server, started from a
+//! loaded cassandra.yaml, and the handle that waits for a stop signal and shuts everything down.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use mica_config::{CommitLogSync as ConfigSync, ConfigError, LoadedConfig, NodeConfig, TlsMode};
+use mica_query::{LocalInfo, QueryEngine, QueryError};
+use mica_storage::{CommitLogSync, Engine, EngineConfig, FjallEngine, StorageError};
+use tokio::sync::{broadcast, watch};
+
+use crate::identity::Identity;
+use crate::server::{self, Shared};
+
+/// Cassandra's default `listen_address` is the host name's address; Mica uses loopback, which is
+/// what a single-host development node wants and never exposes the node by accident.
+const DEFAULT_LISTEN_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+/// Schema change events buffered per subscriber before a slow connection starts missing some.
+const EVENT_QUEUE: usize = 1024;
+/// Authenticator class names (without package) that make clients log in with a password.
+const PASSWORD_AUTHENTICATOR: &str = "PasswordAuthenticator";
+
+/// Why the node could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    ConfigFile(#[from] ConfigError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError),
+    #[error("query engine: {0}")]
+    Query(#[from] QueryError),
+    #[error("corrupt node metadata: {0}")]
+    CorruptMetadata(String),
+    #[error("cannot listen for CQL clients on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+}
+
+impl NodeError {
+    fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> NodeError {
+        let context = context.into();
+        move |source| NodeError::Io { context, source }
+    }
+}
+
+/// Starts nodes; see [`Node::start`].
+#[derive(Debug)]
+pub struct Node;
+
+impl Node {
+    /// Opens storage, loads or creates the node identity, opens the query engine and starts serving
+    /// CQL on `rpc_address:native_transport_port`. Returns once the port accepts connections.
+    pub fn start(loaded: LoadedConfig) -> Result<NodeHandle, NodeError> {
+        loaded.log_ignored_keys();
+        let config = &loaded.config;
+        let addresses = Addresses::resolve(config)?;
+        let tls = config.native_tls()?;
+
+        let data_dir = config
+            .data_file_directories
+            .first()
+            .cloned()
+            .ok_or_else(|| NodeError::Config("data_file_directories is empty".into()))?;
+        // fjall keeps a single journal inside the data directory, so commitlog_directory is created
+        // (operators and tools expect it) but holds nothing yet.
+        std::fs::create_dir_all(&config.commitlog_directory).map_err(NodeError::io(format!(
+            "cannot create commitlog_directory {}",
+            config.commitlog_directory.display()
+        )))?;
+        let storage = Arc::new(FjallEngine::open(engine_config(config, data_dir.clone()))?);
+        let identity =
+            Identity::load_or_create(storage.as_ref(), config.num_tokens, &config.initial_tokens())?;
+
+        let password_auth = config.authenticator.simple_name() == PASSWORD_AUTHENTICATOR;
+        let local = LocalInfo {
+            cluster_name: config.cluster_name.clone(),
+            data_center: loaded.rackdc.dc.clone(),
+            rack: loaded.rackdc.rack.clone(),
+            host_id: identity.host_id,
+            listen_address: addresses.listen,
+            broadcast_address: addresses.broadcast,
+            rpc_address: addresses.broadcast_rpc,
+            native_port: config.native_transport_port,
+            storage_port: config.storage_port,
+            release_version: config.mica.release_version.clone(),
+            tokens: identity.tokens.clone(),
+            password_auth,
+        };
+        let storage_dyn: Arc<dyn Engine> = storage.clone();
+        let engine = QueryEngine::open(storage_dyn, local.clone())?;
+
+        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let sender = events.clone();
+        engine.on_schema_change(Box::new(move |change| {
+            // No receiver simply means no connection registered for events.
+            let _ = sender.send(change.clone());
+        }));
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stop = Arc::new(stop_tx);
+        let mut native_address = None;
+        let mut workers = Vec::new();
+        if config.start_native_transport {
+            let bind = SocketAddr::new(addresses.rpc_bind, config.native_transport_port);
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            let listeners = server::bind(bind, threads).map_err(|source| NodeError::Bind {
+                address: bind,
+                source,
+            })?;
+            let shared = Arc::new(Shared {
+                engine: engine.clone(),
+                password_auth,
+                max_frame_size: usize::try_from(config.native_transport_max_frame_size.as_bytes())
+                    .unwrap_or(usize::MAX),
+                keepalive: config.rpc_keepalive,
+                events,
+            });
+            let address = listeners
+                .first()
+                .and_then(|l| l.local_addr().ok())
+                .unwrap_or(bind);
+            workers = server::spawn_workers(listeners, shared, tls.clone(), stop_rx)
+                .map_err(NodeError::io("cannot start CQL worker threads"))?;
+            native_address = Some(address);
+        }
+
+        let tls_text = match tls.as_ref().map(|t| t.mode) {
+            None | Some(TlsMode::Disabled) => "off",
+            Some(TlsMode::Optional) => "optional",
+            Some(TlsMode::Required) => "required",
+        };
+        tracing::info!(
+            "Mica {} node started: cluster '{}', CQL on {} (TLS {tls_text}, authenticator {}), \
+             release_version {}, dc {} rack {}, host_id {}, {} tokens, commitlog_sync {}, data {}, \
+             {} CQL threads",
+            env!("CARGO_PKG_VERSION"),
+            local.cluster_name,
+            native_address.map_or_else(|| "(disabled)".to_owned(), |a| a.to_string()),
+            config.authenticator.simple_name(),
+            local.release_version,
+            local.data_center,
+            local.rack,
+            local.host_id,
+            local.tokens.len(),
+            config.commitlog_sync.as_str(),
+            data_dir.display(),
+            workers.len(),
+        );
+
+        Ok(NodeHandle {
+            native_address,
+            local,
+            engine,
+            storage,
+            stop,
+            workers,
+        })
+    }
+}
+
+/// Maps cassandra.yaml's durability settings onto the storage engine's configuration.
+fn engine_config(config: &NodeConfig, data_dir: PathBuf) -> EngineConfig {
+    let mut engine = EngineConfig::new(data_dir);
+    engine.commitlog_sync = match config.commitlog_sync {
+        ConfigSync::Periodic => CommitLogSync::Periodic {
+            period: config.commitlog_sync_period,
+        },
+        ConfigSync::Batch => CommitLogSync::Batch,
+        ConfigSync::Group => CommitLogSync::Group {
+            window: config.commitlog_sync_group_window,
+        },
+    };
+    engine
+}
+
+/// The node's addresses, with Cassandra's defaulting rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Addresses {
+    listen: IpAddr,
+    broadcast: IpAddr,
+    /// Where the CQL listener binds (may be a wildcard).
+    rpc_bind: IpAddr,
+    /// What clients are told to connect to (system.local.rpc_address).
+    broadcast_rpc: IpAddr,
+}
+
+impl Addresses {
+    fn resolve(config: &NodeConfig) -> Result<Addresses, NodeError> {
+        let listen = resolve_address("listen_address", config.listen_address.as_deref())?
+            .unwrap_or(DEFAULT_LISTEN_ADDRESS);
+        let broadcast =
+            resolve_address("broadcast_address", config.broadcast_address.as_deref())?.unwrap_or(listen);
+        let rpc_bind = resolve_address("rpc_address", config.rpc_address.as_deref())?.unwrap_or(listen);
+        let broadcast_rpc =
+            resolve_address("broadcast_rpc_address", config.broadcast_rpc_address.as_deref())?
+                .unwrap_or(rpc_bind);
+        Ok(Addresses {
+            listen,
+            broadcast,
+            rpc_bind,
+            broadcast_rpc,
+        })
+    }
+}
+
+/// Parses an IP address or resolves a host name; `None` when the setting is absent or empty.
+fn resolve_address(key: &str, value: Option<&str>) -> Result<Option<IpAddr>, NodeError> {
+    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(Some(ip));
+    }
+    (text, 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .map(|a| Some(a.ip()))
+        .ok_or_else(|| NodeError::Config(format!("{key}: cannot resolve '{text}' to an address")))
+}
+
+/// Stops a node from another thread (for example an admin endpoint or a control plane).
+#[derive(Debug, Clone)]
+pub struct StopSignal(Arc<watch::Sender<bool>>);
+
+impl StopSignal {
+    /// Asks the node to stop; [`NodeHandle::wait`] then shuts it down and returns.
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// A running node.
+pub struct NodeHandle {
+    native_address: Option<SocketAddr>,
+    local: LocalInfo,
+    engine: Arc<QueryEngine>,
+    storage: Arc<FjallEngine>,
+    stop: Arc<watch::Sender<bool>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHandle")
+            .field("native_address", &self.native_address)
+            .field("host_id", &self.local.host_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeHandle {
+    /// The address the CQL listener is bound to (`None` when `start_native_transport` is false).
+    pub fn native_address(&self) -> Option<SocketAddr> {
+        self.native_address
+    }
+
+    /// The node facts handed to the query engine (host id, tokens, addresses, ...).
+    pub fn local_info(&self) -> &LocalInfo {
+        &self.local
+    }
+
+    /// The query engine, for in-process callers such as an admin API.
+    pub fn query_engine(&self) -> &Arc<QueryEngine> {
+        &self.engine
+    }
+
+    /// A signal other threads can use to stop the node.
+    pub fn stop_signal(&self) -> StopSignal {
+        StopSignal(self.stop.clone())
+    }
+
+    /// Blocks until SIGTERM, SIGINT or a [`StopSignal`], then shuts the node down gracefully.
+    pub fn wait(self) -> Result<(), NodeError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(NodeError::io("cannot start the signal runtime"))?;
+        let mut stopped = self.stop.subscribe();
+        let reason = runtime.block_on(async move {
+            let stop = async move {
+                // An error means the sender is gone, which also means stopping.
+                let _ = stopped.wait_for(|&s| s).await;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = terminate() => "SIGTERM",
+                _ = stop => "a stop request",
+            }
+        });
+        tracing::info!("received {reason}; shutting down");
+        self.shutdown()
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (bounded by a grace period), closes
+    /// connections and flushes storage.
+    pub fn shutdown(mut self) -> Result<(), NodeError> {
+        self.stop_workers();
+        self.storage.flush()?;
+        tracing::info!("node stopped");
+        Ok(())
+    }
+
+    fn stop_workers(&mut self) {
+        self.stop.send_replace(true);
+        for worker in self.workers.drain(..) {
+            if worker.join().is_err() {
+                tracing::error!("a CQL worker thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for NodeHandle {
+    fn drop(&mut self) {
+        self.stop_workers();
+    }
+}
+
+#[cfg(unix)]
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            term.recv().await;
+        }
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGTERM: {e}");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate() {
+    std::future::pending::<()>().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn config(yaml: &str) -> NodeConfig {
+        NodeConfig::from_yaml_str(yaml, Path::new("/tmp")).unwrap().config
+    }
+
+    #[test]
+    fn addresses_follow_cassandra_defaults() {
+        let a = Addresses::resolve(&config("cluster_name: x\n")).unwrap();
+        assert_eq!(a.listen, DEFAULT_LISTEN_ADDRESS);
+        assert_eq!(a.broadcast, a.listen);
+        assert_eq!(a.rpc_bind, a.listen);
+        assert_eq!(a.broadcast_rpc, a.listen);
+
+        let a = Addresses::resolve(&config(
+            "listen_address: 127.0.0.5\nrpc_address: 0.0.0.0\nbroadcast_rpc_address: 127.0.0.6\n",
+        ))
+        .unwrap();
+        assert_eq!(a.listen, "127.0.0.5".parse::<IpAddr>().unwrap());
+        assert_eq!(a.broadcast, a.listen);
+        assert_eq!(a.rpc_bind, "0.0.0.0".parse::<IpAddr>().unwrap());
+        assert_eq!(a.broadcast_rpc, "127.0.0.6".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn host_names_resolve_and_garbage_is_an_error() {
+        assert_eq!(
+            resolve_address("listen_address", Some("localhost"))
+                .unwrap()
+                .map(|ip| ip.is_loopback()),
+            Some(true)
+        );
+        assert_eq!(resolve_address("listen_address", Some("  ")).unwrap(), None);
+        assert!(resolve_address("listen_address", Some("no such host.invalid")).is_err());
+    }
+
+    #[test]
+    fn commitlog_sync_is_mapped() {
+        let c = config("commitlog_sync: group\ncommitlog_sync_group_window: 15ms\n");
+        assert_eq!(
+            engine_config(&c, "/d".into()).commitlog_sync,
+            CommitLogSync::Group {
+                window: std::time::Duration::from_millis(15)
+            }
+        );
+        let c = config("commitlog_sync: batch\n");
+        assert_eq!(
+            engine_config(&c, "/d".into()).commitlog_sync,
+            CommitLogSync::Batch
+        );
+        let c = config("commitlog_sync_period: 2s\n");
+        assert_eq!(
+            engine_config(&c, "/d".into()).commitlog_sync,
+            CommitLogSync::Periodic {
+                period: std::time::Duration::from_secs(2)
+            }
+        );
+    }
+}
