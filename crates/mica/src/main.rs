@@ -1,2 +1,127 @@
-//! The `mica` binary.
-fn main() {}
+//! The `mica` command line: `mica node` runs a database node from a cassandra.yaml, `mica up` starts
+//! a ready-to-use local node with TLS and a password.
+
+mod up;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mica_config::NodeConfig;
+use mica_node::Node;
+
+/// Mica: an Apache Cassandra-compatible database node and its tooling.
+#[derive(Debug, Parser)]
+#[command(name = "mica", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a database node configured by a cassandra.yaml (stops on SIGTERM or Ctrl-C).
+    Node {
+        /// Path of the node's cassandra.yaml; cassandra-rackdc.properties is read from the same directory.
+        #[arg(long, value_name = "PATH")]
+        config: PathBuf,
+    },
+    /// Start a local node with TLS and password authentication, creating its state on first run.
+    Up(up::UpArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stdout)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, skipping causes whose text the error above already shows
+/// (several library errors embed their source in their own message).
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Node { config } => {
+            let loaded = NodeConfig::load(&config).context("cannot load the node configuration")?;
+            let node = Node::start(loaded).context("cannot start the node")?;
+            node.wait()?;
+            Ok(())
+        }
+        Command::Up(args) => up::run(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_chain_drops_repeated_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let error = anyhow::Error::new(io)
+            .context("cannot read x: gone")
+            .context("cannot load");
+        assert_eq!(error_chain(&error), "cannot load: cannot read x: gone");
+    }
+
+    #[test]
+    fn command_lines_parse() {
+        let cli = Cli::try_parse_from(["mica", "node", "--config", "conf/cassandra.yaml"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Node { config } if config.as_path() == std::path::Path::new("conf/cassandra.yaml"))
+        );
+        assert!(Cli::try_parse_from(["mica", "node"]).is_err());
+
+        let cli = Cli::try_parse_from(["mica", "up"]).unwrap();
+        let Command::Up(args) = cli.command else {
+            panic!("expected up");
+        };
+        assert_eq!(args.state_dir, PathBuf::from(".mica"));
+        assert_eq!(args.address.to_string(), "127.0.0.1");
+        assert_eq!(args.port, 9042);
+
+        let cli = Cli::try_parse_from([
+            "mica",
+            "up",
+            "--state-dir",
+            "/s",
+            "--address",
+            "::1",
+            "--port",
+            "9100",
+        ])
+        .unwrap();
+        let Command::Up(args) = cli.command else {
+            panic!("expected up");
+        };
+        assert_eq!(args.state_dir, PathBuf::from("/s"));
+        assert_eq!(args.address.to_string(), "::1");
+        assert_eq!(args.port, 9100);
+    }
+}
