@@ -11,6 +11,10 @@ use clap::{Parser, Subcommand};
 use mica_config::NodeConfig;
 use mica_node::Node;
 
+/// Log filter when RUST_LOG is unset: Mica at info, the storage library only when something is wrong
+/// (it reports every flush at info).
+const DEFAULT_LOG_FILTER: &str = "info,fjall=warn,lsm_tree=warn";
+
 /// Mica: an Apache Cassandra-compatible database node and its tooling.
 #[derive(Debug, Parser)]
 #[command(name = "mica", version)]
@@ -37,7 +41,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stdout)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .init();
     match run(cli) {

@@ -393,3 +393,71 @@ async fn startup_requires_a_cql_version() {
     let response = client.request(1, &Request::Startup(StringMap::new())).await;
     expect_error(&response, &ErrorKind::Protocol, "Missing value CQL_VERSION");
 }
+
+#[tokio::test]
+async fn prepared_statements_honour_skip_metadata_and_tracing_is_tolerated() {
+    let node = TestNode::start("");
+    let mut client = node.connect(Version::V5).await;
+    client.startup(&[]).await;
+    let prepare = Request::Prepare {
+        query: "SELECT release_version FROM system.local WHERE key = ?".into(),
+        keyspace: None,
+    };
+    let Response::Result(ResultBody::Prepared(prepared)) = client.request(2, &prepare).await else {
+        panic!("expected PREPARED");
+    };
+    assert_eq!(prepared.metadata.columns.len(), 1);
+    for skip_metadata in [false, true] {
+        let execute = Request::Execute {
+            id: prepared.id.clone(),
+            result_metadata_id: prepared.result_metadata_id.clone(),
+            params: QueryParameters {
+                values: mica_cql_protocol::QueryValues::Positional(vec![mica_cql_protocol::Value::Set(
+                    Bytes::from_static(b"local"),
+                )]),
+                skip_metadata,
+                ..QueryParameters::default()
+            },
+        };
+        let Response::Result(ResultBody::Rows(rows)) = client.request(3, &execute).await else {
+            panic!("expected rows");
+        };
+        assert_eq!(rows.metadata.columns.is_none(), skip_metadata);
+        assert_eq!(single_text(&rows), "4.1.5");
+    }
+
+    // A traced request with a custom payload is answered normally (no tracing session yet).
+    let query = Request::Query {
+        query: "SELECT release_version FROM system.local".into(),
+        params: QueryParameters::default(),
+    };
+    let mut envelope = BytesMut::new();
+    let payload = [("k".to_owned(), Some(Bytes::from_static(b"v")))].into();
+    query
+        .encode_envelope(&mut envelope, Version::V4, 4, true, Some(&payload))
+        .unwrap();
+    let mut v4 = node.connect(Version::V4).await;
+    v4.startup(&[]).await;
+    v4.send_raw(&envelope).await;
+    let (header, response) = v4.recv().await.unwrap();
+    assert_eq!(header.stream, 4);
+    assert!(
+        matches!(response, Response::Result(ResultBody::Rows(_))),
+        "{response:?}"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_connections_promptly() {
+    let mut node = TestNode::start("");
+    let mut client = node.connect(Version::V4).await;
+    client.startup(&[]).await;
+    let started = std::time::Instant::now();
+    node.shutdown();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(client.closed().await);
+}
