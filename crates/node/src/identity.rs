@@ -37,13 +37,14 @@ impl Identity {
                 id
             }
         };
-        let configured = parse_tokens(initial_tokens)?;
+        let configured = parse_tokens(initial_tokens)
+            .map_err(|bad| NodeError::Config(format!("invalid token '{bad}' in initial_token")))?;
         let tokens = match storage.get_meta(TOKENS_KEY)? {
             Some(bytes) => {
                 let text = String::from_utf8(bytes)
                     .map_err(|_| NodeError::CorruptMetadata("tokens are not text".into()))?;
                 let saved = parse_tokens(&text.split(',').map(str::to_owned).collect::<Vec<_>>())
-                    .map_err(|e| NodeError::CorruptMetadata(e.to_string()))?;
+                    .map_err(|bad| NodeError::CorruptMetadata(format!("invalid saved token '{bad}'")))?;
                 if usize::try_from(num_tokens).ok() != Some(saved.len()) {
                     return Err(NodeError::Config(format!(
                         "Cannot change the number of tokens from {} to {num_tokens}",
@@ -72,15 +73,11 @@ impl Identity {
     }
 }
 
-/// Parses decimal Murmur3 tokens, sorted and without duplicates.
-fn parse_tokens(texts: &[String]) -> Result<Vec<i64>, NodeError> {
+/// Parses decimal Murmur3 tokens, sorted and without duplicates; the error is the offending text.
+fn parse_tokens(texts: &[String]) -> Result<Vec<i64>, String> {
     let mut tokens = texts
         .iter()
-        .map(|t| {
-            t.trim()
-                .parse::<i64>()
-                .map_err(|_| NodeError::Config(format!("invalid token '{}' in initial_token", t.trim())))
-        })
+        .map(|t| t.trim().parse::<i64>().map_err(|_| t.trim().to_owned()))
         .collect::<Result<Vec<_>, _>>()?;
     tokens.sort_unstable();
     tokens.dedup();
