@@ -13,16 +13,16 @@ fn engine() -> Arc<QueryEngine> {
         data_center: "dc1".into(),
         rack: "rack1".into(),
         host_id: uuid::Uuid::new_v4(),
-        listen_address: "127.0.0.1".parse().unwrap(),
-        broadcast_address: "127.0.0.1".parse().unwrap(),
-        rpc_address: "127.0.0.1".parse().unwrap(),
+        listen_address: "127.0.0.1".parse().expect("an address"),
+        broadcast_address: "127.0.0.1".parse().expect("an address"),
+        rpc_address: "127.0.0.1".parse().expect("an address"),
         native_port: 9042,
         storage_port: 7000,
         release_version: "4.1.5".into(),
         tokens: vec![1, 2, 3],
         password_auth: true,
     };
-    QueryEngine::open(Arc::new(MemoryEngine::new()), local).unwrap()
+    QueryEngine::open(Arc::new(MemoryEngine::new()), local).expect("the engine opens")
 }
 
 async fn run(e: &QueryEngine, s: &mut ClientState, q: &str) -> Result<QueryResult, QueryError> {
