@@ -7,7 +7,7 @@ use crate::engine::{Engine, PartitionStream};
 use crate::error::{Result, StorageError};
 use crate::reconcile::{RegularVersion, cmp_marker, cmp_regular, marker_live, range_admits};
 use crate::types::{
-    CellValue, CellView, Clustering, ClusteringBound, LiveMarker, Marker, Mutation, PartitionKey,
+    CellValue, CellView, Clustering, ClusteringBound, Deletion, LiveMarker, Marker, Mutation, PartitionKey,
     PartitionView, ReadSelection, RowView, ScanLimits, ScanRange, ScanStart, TableId, TableOptions,
     TokenBound, Value,
 };
@@ -43,8 +43,8 @@ struct Table {
 
 #[derive(Default)]
 struct Partition {
-    deletion: Option<i64>,
-    range_tombstones: Vec<(ClusteringBound, ClusteringBound, i64)>,
+    deletion: Option<Deletion>,
+    range_tombstones: Vec<(ClusteringBound, ClusteringBound, Deletion)>,
     static_row: Row,
     rows: BTreeMap<Vec<u8>, Row>,
 }
@@ -54,9 +54,9 @@ type CellKey = (u32, Option<Vec<u8>>);
 
 #[derive(Default)]
 struct Row {
-    deletion: Option<i64>,
+    deletion: Option<Deletion>,
     markers: Vec<Marker>,
-    complex: BTreeMap<u32, i64>,
+    complex: BTreeMap<u32, Deletion>,
     cells: BTreeMap<CellKey, Vec<(i64, CellValue)>>,
 }
 
@@ -79,18 +79,33 @@ impl MemoryEngine {
     }
 }
 
-fn max_opt(a: Option<i64>, b: i64) -> Option<i64> {
-    Some(a.map_or(b, |a| a.max(b)))
+/// Keeps the newest deletion; at equal timestamps the later write wins, like a key overwrite in
+/// an LSM tree.
+fn newest(current: &mut Option<Deletion>, d: Deletion) {
+    if current.is_none_or(|c| d.timestamp >= c.timestamp) {
+        *current = Some(d);
+    }
+}
+
+fn ts(d: &Option<Deletion>) -> i64 {
+    d.map_or(i64::MIN, |d| d.timestamp)
 }
 
 fn apply_one(table: &mut Table, m: &Mutation) {
     let p = table.partitions.entry(m.key.clone()).or_default();
     if let Some(d) = m.partition_deletion {
-        p.deletion = max_opt(p.deletion, d.timestamp);
+        newest(&mut p.deletion, d);
     }
     for rt in &m.range_tombstones {
-        p.range_tombstones
-            .push((rt.start.clone(), rt.end.clone(), rt.deletion.timestamp));
+        let same = |(s, e, d): &&mut (ClusteringBound, ClusteringBound, Deletion)| {
+            *s == rt.start && *e == rt.end && d.timestamp == rt.deletion.timestamp
+        };
+        match p.range_tombstones.iter_mut().find(same) {
+            Some(existing) => existing.2 = rt.deletion,
+            None => p
+                .range_tombstones
+                .push((rt.start.clone(), rt.end.clone(), rt.deletion)),
+        }
     }
     for rm in &m.rows {
         let row = match &rm.clustering {
@@ -98,14 +113,17 @@ fn apply_one(table: &mut Table, m: &Mutation) {
             Clustering::Row(c) => p.rows.entry(c.clone()).or_default(),
         };
         if let Some(d) = rm.deletion {
-            row.deletion = max_opt(row.deletion, d.timestamp);
+            newest(&mut row.deletion, d);
         }
         if let Some(marker) = rm.marker {
             row.markers.push(marker);
         }
         for (column, d) in &rm.column_deletions {
-            let e = row.complex.entry(*column).or_insert(d.timestamp);
-            *e = (*e).max(d.timestamp);
+            let mut current = row.complex.get(column).copied();
+            newest(&mut current, *d);
+            if let Some(c) = current {
+                row.complex.insert(*column, c);
+            }
         }
         for cell in &rm.cells {
             row.cells
@@ -134,7 +152,7 @@ fn resolve_row(
     columns: Option<&[u32]>,
     now: i64,
 ) -> Option<RowView> {
-    let row_floor = row.deletion.map_or(floor, |d| d.max(floor));
+    let row_floor = ts(&row.deletion).max(floor);
     let marker = row
         .markers
         .iter()
@@ -148,7 +166,10 @@ fn resolve_row(
     let mut live = marker.is_some();
     let mut cells = Vec::new();
     for ((column, path), versions) in &row.cells {
-        let col_floor = row.complex.get(column).map_or(row_floor, |c| (*c).max(row_floor));
+        let col_floor = row
+            .complex
+            .get(column)
+            .map_or(row_floor, |c| c.timestamp.max(row_floor));
         let selected = columns.is_none_or(|c| c.contains(column));
         let deltas: Vec<(i64, i64)> = versions
             .iter()
@@ -215,7 +236,7 @@ fn view_partition(
     row_limit: Option<usize>,
     resume_after: Option<&[u8]>,
 ) -> Option<PartitionView> {
-    let pfloor = p.deletion.unwrap_or(i64::MIN);
+    let pfloor = ts(&p.deletion);
     let columns = selection.columns.as_deref();
     let static_row = if selection.include_static {
         resolve_row(&p.static_row, Clustering::Static, pfloor, columns, now)
@@ -252,7 +273,7 @@ fn view_partition(
             .range_tombstones
             .iter()
             .filter(|(s, e, _)| range_admits(s, e, c))
-            .map(|(_, _, ts)| *ts)
+            .map(|(_, _, d)| d.timestamp)
             .fold(pfloor, i64::max);
         if let Some(view) = resolve_row(row, Clustering::Row(c.clone()), floor, columns, now) {
             rows.push(view);
@@ -263,6 +284,98 @@ fn view_partition(
         static_row,
         rows,
     })
+}
+
+/// When a dead regular version became dead (tombstone time, or write time of an expired cell).
+fn dead_since(v: &CellValue, now: i64) -> Option<i64> {
+    match v {
+        CellValue::Tombstone { local_deletion_time } => Some(*local_deletion_time),
+        CellValue::Live { ttl: Some(t), .. } if now >= t.expires_at => {
+            Some(t.expires_at - i64::from(t.ttl_seconds))
+        }
+        _ => None,
+    }
+}
+
+/// The `major_compact` purge, with exactly the fjall engine's rules: drop shadowed and superseded
+/// versions, consolidate counter deltas, then drop deletions and dead data older than gc_grace.
+fn purge_partition(p: &mut Partition, now: i64, gc_before: i64) {
+    let pfloor = ts(&p.deletion);
+    p.range_tombstones.retain(|(_, _, d)| d.timestamp > pfloor);
+    purge_row(&mut p.static_row, pfloor, now, gc_before);
+    for (c, row) in p.rows.iter_mut() {
+        let floor = p
+            .range_tombstones
+            .iter()
+            .filter(|(s, e, _)| range_admits(s, e, c))
+            .map(|(_, _, d)| d.timestamp)
+            .fold(pfloor, i64::max);
+        purge_row(row, floor, now, gc_before);
+    }
+    p.range_tombstones
+        .retain(|(_, _, d)| d.local_deletion_time >= gc_before);
+    if p.deletion.is_some_and(|d| d.local_deletion_time < gc_before) {
+        p.deletion = None;
+    }
+}
+
+fn purge_row(row: &mut Row, floor: i64, now: i64, gc_before: i64) {
+    let row_floor = ts(&row.deletion).max(floor);
+    if ts(&row.deletion) <= floor {
+        row.deletion = None;
+    }
+    let marker_max = row.markers.iter().map(|m| m.timestamp).max().unwrap_or(i64::MIN);
+    row.markers.retain(|m| {
+        let expired_long_ago = m
+            .ttl
+            .is_some_and(|t| now >= t.expires_at && t.expires_at - i64::from(t.ttl_seconds) < gc_before);
+        m.timestamp > row_floor && m.timestamp >= marker_max && !expired_long_ago
+    });
+    let complex = std::mem::take(&mut row.complex);
+    for ((column, _), versions) in row.cells.iter_mut() {
+        let col_floor = complex
+            .get(column)
+            .map_or(row_floor, |c| c.timestamp.max(row_floor));
+        if versions
+            .iter()
+            .any(|(_, v)| matches!(v, CellValue::CounterDelta(_)))
+        {
+            if versions.iter().any(|(_, v)| dead_since(v, now).is_some()) {
+                versions.retain(|(_, v)| dead_since(v, now).is_some_and(|ldt| ldt >= gc_before));
+                continue;
+            }
+            versions.retain(|(t, v)| matches!(v, CellValue::CounterDelta(_)) && *t > col_floor);
+            if versions.len() >= 2 {
+                let max_ts = versions.iter().map(|(t, _)| *t).max().unwrap_or(i64::MIN);
+                let sum = versions.iter().fold(0i64, |s, (_, v)| match v {
+                    CellValue::CounterDelta(d) => s.wrapping_add(*d),
+                    _ => s,
+                });
+                *versions = vec![(max_ts, CellValue::CounterDelta(sum))];
+            }
+            continue;
+        }
+        let winner = versions
+            .iter()
+            .filter_map(|(t, v)| regular(v).map(|r| (*t, r, v)))
+            .max_by(|(at, a, _), (bt, b, _)| cmp_regular(*at, a, *bt, b))
+            .map(|(t, _, v)| (t, v.clone()));
+        versions.clear();
+        if let Some((t, v)) = winner
+            && (t > col_floor || matches!(v, CellValue::Tombstone { .. }))
+            && dead_since(&v, now).is_none_or(|ldt| ldt >= gc_before)
+        {
+            versions.push((t, v));
+        }
+    }
+    row.cells.retain(|_, versions| !versions.is_empty());
+    row.complex = complex
+        .into_iter()
+        .filter(|(_, d)| d.timestamp > row_floor && d.local_deletion_time >= gc_before)
+        .collect();
+    if row.deletion.is_some_and(|d| d.local_deletion_time < gc_before) {
+        row.deletion = None;
+    }
 }
 
 struct MemScan {
@@ -484,13 +597,17 @@ impl Engine for MemoryEngine {
         Ok(())
     }
 
-    fn major_compact(&self, table: TableId, _now_seconds: i64) -> Result<()> {
-        // Purging is an optimisation: the model keeps every version, which reads identically.
-        if self.read().tables.contains_key(&table) {
-            Ok(())
-        } else {
-            Err(StorageError::UnknownTable(table))
+    fn major_compact(&self, table: TableId, now_seconds: i64) -> Result<()> {
+        let mut state = self.write();
+        let t = state
+            .tables
+            .get_mut(&table)
+            .ok_or(StorageError::UnknownTable(table))?;
+        let gc_before = now_seconds.saturating_sub(i64::from(t.options.gc_grace_seconds));
+        for p in t.partitions.values_mut() {
+            purge_partition(p, now_seconds, gc_before);
         }
+        Ok(())
     }
 
     fn table_size_bytes(&self, table: TableId) -> Result<u64> {

@@ -63,6 +63,7 @@ fn fjall_matches_memory_model_under_random_workload() {
     for seed in 0..seeds {
         let dir = tempfile::tempdir().expect("tempdir");
         let engine = fjall(dir.path());
+        engine.set_compaction_clock(Some(mica_storage::conformance::NOW - 20));
         differential(&engine, seed, 150);
     }
 }

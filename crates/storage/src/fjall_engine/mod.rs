@@ -197,6 +197,13 @@ impl FjallEngine {
         })
     }
 
+    /// Pins the clock background compactions use to turn expired TTL cells into tombstones
+    /// (`None`: the wall clock). Reads with a `now_seconds` earlier than this clock may see such
+    /// cells as already expired; tests that read "in the past" pin it.
+    pub fn set_compaction_clock(&self, now_seconds: Option<i64>) {
+        self.inner.filter_state.set_clock(now_seconds);
+    }
+
     fn table(&self, table: TableId) -> Result<TableHandle> {
         self.inner
             .tables
