@@ -176,7 +176,7 @@ impl FjallEngine {
         }
         let poison = Arc::new(Poison::default());
         sync_journal(&db, &poison, PersistMode::SyncAll)?;
-        let syncer = Syncer::start(db.clone(), poison.clone(), config.commitlog_sync)?;
+        let syncer = Syncer::for_database(db.clone(), poison.clone(), config.commitlog_sync)?;
         let inner = Inner {
             db,
             meta,
@@ -202,6 +202,12 @@ impl FjallEngine {
     /// cells as already expired; tests that read "in the past" pin it.
     pub fn set_compaction_clock(&self, now_seconds: Option<i64>) {
         self.inner.filter_state.set_clock(now_seconds);
+    }
+
+    /// Journal fsyncs performed by the commit-log syncer so far (group commit makes this smaller
+    /// than the number of synced writes).
+    pub fn journal_syncs(&self) -> u64 {
+        self.syncer.as_ref().map_or(0, Syncer::syncs)
     }
 
     fn table(&self, table: TableId) -> Result<TableHandle> {
@@ -554,6 +560,7 @@ impl Engine for FjallEngine {
             ks: handle.ks,
             next: start,
             hi,
+            iter: None,
             selection: selection.clone(),
             now: now_seconds,
             resume,
@@ -631,5 +638,271 @@ impl Engine for FjallEngine {
 
     fn disk_usage_bytes(&self) -> Result<u64> {
         Ok(self.inner.db.disk_space()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Cell, Deletion, Marker, RowMutation, Ttl, Value};
+
+    const NOW: i64 = 1_000_000;
+
+    fn open(dir: &std::path::Path) -> FjallEngine {
+        FjallEngine::open(EngineConfig::new(dir)).expect("open")
+    }
+
+    fn raw(engine: &FjallEngine, table: TableId) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let ks = engine.table(table).expect("table").ks;
+        ks.iter()
+            .map(|g| {
+                g.into_inner()
+                    .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .expect("entry")
+            })
+            .collect()
+    }
+
+    fn cell(column: u32, timestamp: i64, value: &[u8], ttl: Option<Ttl>) -> Cell {
+        Cell {
+            column,
+            path: None,
+            timestamp,
+            value: CellValue::Live {
+                value: value.to_vec(),
+                ttl,
+            },
+        }
+    }
+
+    fn row(c: &[u8], cells: Vec<Cell>) -> RowMutation {
+        RowMutation {
+            cells,
+            ..RowMutation::new(Clustering::Row(c.to_vec()))
+        }
+    }
+
+    #[test]
+    fn poisoned_engine_refuses_writes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let engine = open(dir.path());
+        let t = TableId(uuid::Uuid::from_u128(1));
+        engine.create_table(t, TableOptions::default()).expect("create");
+        engine.inner.poison.set("simulated fsync failure".into());
+        let err = engine
+            .apply(vec![Mutation::new(t, PartitionKey::new(b"k".to_vec()))])
+            .expect_err("poisoned");
+        assert!(matches!(err, StorageError::Poisoned(m) if m.contains("simulated")));
+        assert!(engine.put_meta(b"a", b"b").is_err());
+        // Reads keep working.
+        assert!(
+            engine
+                .read_partition(t, &PartitionKey::new(b"k".to_vec()), &ReadSelection::all(), NOW)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_format_version() {
+        let dir = tempfile::tempdir().expect("dir");
+        {
+            let engine = open(dir.path());
+            engine
+                .inner
+                .internal
+                .insert(FORMAT_VERSION_KEY, 99u32.to_be_bytes())
+                .expect("insert");
+        }
+        let err = FjallEngine::open(EngineConfig::new(dir.path())).expect_err("must refuse");
+        assert!(matches!(
+            err,
+            StorageError::UnsupportedFormat {
+                found: 99,
+                expected: FORMAT_VERSION,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("unsupported storage format version 99"));
+    }
+
+    #[test]
+    fn compaction_filter_drops_shadowed_versions_and_expires_ttl() {
+        let dir = tempfile::tempdir().expect("dir");
+        let engine = open(dir.path());
+        let t = TableId(uuid::Uuid::from_u128(2));
+        engine.create_table(t, TableOptions::default()).expect("create");
+        let key = PartitionKey::new(b"p".to_vec());
+        let mut m = Mutation::new(t, key.clone());
+        let mut r1 = row(b"r1", vec![cell(1, 1, b"old", None), cell(1, 2, b"new", None)]);
+        r1.marker = Some(Marker {
+            timestamp: 1,
+            ttl: None,
+        });
+        m.rows.push(r1);
+        m.rows.push(row(b"r2", vec![cell(1, 1, b"shadowed", None)]));
+        engine.apply_sync(vec![m]).expect("apply");
+        engine.flush().expect("flush");
+        let mut m = Mutation::new(t, key.clone());
+        let mut r2 = RowMutation::new(Clustering::Row(b"r2".to_vec()));
+        r2.deletion = Some(Deletion {
+            timestamp: 3,
+            local_deletion_time: NOW,
+        });
+        m.rows.push(r2);
+        let expired = Ttl {
+            ttl_seconds: 10,
+            expires_at: NOW - 5,
+        };
+        m.rows.push(row(b"r1", vec![cell(2, 1, b"gone", Some(expired))]));
+        engine.apply_sync(vec![m]).expect("apply");
+        engine.flush().expect("flush");
+        let before = engine
+            .read_partition(t, &key, &ReadSelection::all(), NOW)
+            .expect("read");
+        assert_eq!(raw(&engine, t).len(), 6);
+
+        engine.set_compaction_clock(Some(NOW));
+        engine
+            .table(t)
+            .expect("table")
+            .ks
+            .major_compact()
+            .expect("compact");
+        let entries = raw(&engine, t);
+        let values: Vec<&[u8]> = entries.iter().map(|(_, v)| v.as_slice()).collect();
+        assert_eq!(
+            entries.len(),
+            4,
+            "superseded and shadowed cells are dropped: {values:?}"
+        );
+        assert!(
+            !values
+                .iter()
+                .any(|v| v.ends_with(b"old") || v.ends_with(b"shadowed"))
+        );
+        assert!(
+            !values.iter().any(|v| v.ends_with(b"gone")),
+            "expired cell lost its value"
+        );
+        assert_eq!(
+            engine
+                .read_partition(t, &key, &ReadSelection::all(), NOW)
+                .expect("read"),
+            before
+        );
+        let view = before.expect("live");
+        assert_eq!(view.rows.len(), 1);
+        assert_eq!(view.rows[0].cells[0].value, Value::Bytes(b"new".to_vec()));
+    }
+
+    #[test]
+    fn purge_removes_deleted_partitions_and_consolidates_counters() {
+        let dir = tempfile::tempdir().expect("dir");
+        let engine = open(dir.path());
+        let t = TableId(uuid::Uuid::from_u128(3));
+        engine
+            .create_table(
+                t,
+                TableOptions {
+                    gc_grace_seconds: 10,
+                    default_ttl: None,
+                },
+            )
+            .expect("create");
+        let dead = PartitionKey::new(b"dead".to_vec());
+        let counter = PartitionKey::new(b"counter".to_vec());
+        let mut m = Mutation::new(t, dead.clone());
+        m.rows.push(row(b"r", vec![cell(1, 1, b"v", None)]));
+        engine.apply_sync(vec![m]).expect("apply");
+        let mut m = Mutation::new(t, dead.clone());
+        m.partition_deletion = Some(Deletion {
+            timestamp: 2,
+            local_deletion_time: NOW,
+        });
+        engine.apply_sync(vec![m]).expect("apply");
+        for (ts, delta) in [(1, 5), (2, 7), (3, -2)] {
+            let mut m = Mutation::new(t, counter.clone());
+            let c = Cell {
+                column: 4,
+                path: None,
+                timestamp: ts,
+                value: CellValue::CounterDelta(delta),
+            };
+            m.rows.push(row(b"c", vec![c]));
+            engine.apply_sync(vec![m]).expect("apply");
+        }
+        // Within gc_grace the deletion stays (and the data it shadows goes).
+        engine.major_compact(t, NOW + 5).expect("compact");
+        assert_eq!(
+            raw(&engine, t).len(),
+            2,
+            "partition deletion plus one consolidated delta"
+        );
+        // Past gc_grace the deletion goes too.
+        engine.major_compact(t, NOW + 11).expect("compact");
+        assert_eq!(raw(&engine, t).len(), 1);
+        let view = engine
+            .read_partition(t, &counter, &ReadSelection::all(), NOW)
+            .expect("read")
+            .expect("live");
+        assert_eq!(
+            (
+                view.rows[0].cells[0].value.clone(),
+                view.rows[0].cells[0].timestamp
+            ),
+            (Value::Counter(10), 3)
+        );
+        assert_eq!(
+            engine
+                .read_partition(t, &dead, &ReadSelection::all(), NOW)
+                .expect("read"),
+            None
+        );
+    }
+
+    #[test]
+    fn batch_mode_groups_concurrent_writers() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = EngineConfig {
+            commitlog_sync: CommitLogSync::Group {
+                window: std::time::Duration::from_millis(5),
+            },
+            ..EngineConfig::new(dir.path())
+        };
+        let engine = Arc::new(FjallEngine::open(config).expect("open"));
+        let t = TableId(uuid::Uuid::from_u128(4));
+        engine.create_table(t, TableOptions::default()).expect("create");
+        let base = engine.journal_syncs();
+        let writers: Vec<_> = (0..4u8)
+            .map(|w| {
+                let engine = engine.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25u8 {
+                        let mut m = Mutation::new(t, PartitionKey::new(vec![w, i]));
+                        m.rows.push(row(b"", vec![cell(1, 1, b"v", None)]));
+                        engine.apply_sync(vec![m]).expect("apply");
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("join");
+        }
+        let syncs = engine.journal_syncs() - base;
+        assert!(
+            syncs > 0 && syncs < 100,
+            "100 synced writes shared {syncs} fsyncs"
+        );
+        let n = engine
+            .scan(
+                t,
+                &ScanRange::all(),
+                &ReadSelection::all(),
+                ScanLimits::default(),
+                NOW,
+            )
+            .expect("scan")
+            .count();
+        assert_eq!(n, 100);
     }
 }

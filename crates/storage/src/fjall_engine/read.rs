@@ -25,28 +25,26 @@ pub(crate) struct Header {
 }
 
 impl Header {
-    /// Loads the partition deletion and range tombstones of the partition with prefix `pfx`.
-    pub fn load(snap: &Snapshot, ks: &Keyspace, pfx: &[u8]) -> Result<Header> {
-        let mut header = Header {
+    /// A header with no deletions.
+    pub fn empty() -> Header {
+        Header {
             deletion: i64::MIN,
             range_tombstones: Vec::new(),
-        };
-        let lo = [pfx, &[KIND_PARTITION_DELETION]].concat();
-        let hi = [pfx, &[KIND_STATIC]].concat();
-        for guard in snap.range(ks, lo..hi) {
-            let (key, _) = guard.into_inner()?;
-            let suffix = &key[pfx.len()..];
-            match suffix[0] {
-                KIND_PARTITION_DELETION => {
-                    header.deletion = header.deletion.max(codec::ts_from_inverted(&suffix[1..])?);
-                }
-                KIND_RANGE_TOMBSTONE => header
-                    .range_tombstones
-                    .push(codec::decode_range_tombstone(&suffix[1..])?),
-                _ => return Err(codec::corrupt("unexpected partition-level entry")),
-            }
         }
-        Ok(header)
+    }
+
+    /// Records a partition-level entry, given its key suffix after the partition prefix.
+    pub fn add(&mut self, suffix: &[u8]) -> Result<()> {
+        match suffix[0] {
+            KIND_PARTITION_DELETION => {
+                self.deletion = self.deletion.max(codec::ts_from_inverted(&suffix[1..])?)
+            }
+            KIND_RANGE_TOMBSTONE => self
+                .range_tombstones
+                .push(codec::decode_range_tombstone(&suffix[1..])?),
+            _ => return Err(codec::corrupt("unexpected partition-level entry")),
+        }
+        Ok(())
     }
 
     /// The highest deletion timestamp covering regular row `clustering`.
@@ -226,6 +224,30 @@ fn finish_group(g: Group<'_>, columns: Option<&[u32]>, now: i64, out: &mut Vec<C
     true
 }
 
+/// One decoded-later key/value pair.
+type Entry = (Slice, Slice);
+
+/// Entries of a snapshot range, with lookahead.
+type Entries = std::iter::Peekable<Box<dyn Iterator<Item = fjall::Result<Entry>> + Send>>;
+
+fn entries(iter: fjall::Iter) -> Entries {
+    let boxed: Box<dyn Iterator<Item = fjall::Result<Entry>> + Send> =
+        Box::new(iter.map(fjall::Guard::into_inner));
+    boxed.peekable()
+}
+
+/// Takes the next entry if its key satisfies `pred`.
+fn next_if<I: Iterator<Item = fjall::Result<Entry>>>(
+    it: &mut std::iter::Peekable<I>,
+    pred: impl Fn(&[u8]) -> bool,
+) -> Result<Option<Entry>> {
+    match it.peek() {
+        None => Ok(None),
+        Some(Ok((key, _))) if !pred(key) => Ok(None),
+        _ => Ok(it.next().transpose()?),
+    }
+}
+
 /// Reads one partition from a snapshot.
 pub(crate) struct PartitionRead<'a> {
     pub snap: &'a Snapshot,
@@ -239,33 +261,90 @@ pub(crate) struct PartitionRead<'a> {
 }
 
 impl PartitionRead<'_> {
+    /// Whether the read takes every row in forward order, so one sequential pass suffices.
+    fn whole_forward(&self) -> bool {
+        self.selection.slices.is_empty() && !self.selection.reversed && self.resume_after.is_none()
+    }
+
     /// Reads the partition with prefix `pfx`.
     pub fn run(&self, key: PartitionKey, pfx: &[u8], buf: &mut RowBuffer) -> Result<Option<PartitionView>> {
-        let header = Header::load(self.snap, self.ks, pfx)?;
-        let columns = self.selection.columns.as_deref();
-        let static_row = if self.selection.include_static {
-            let lo = [pfx, &[KIND_STATIC]].concat();
-            let hi = [pfx, &[KIND_STATIC + 1]].concat();
-            buf.entries.clear();
-            for guard in self.snap.range(self.ks, lo..hi) {
-                buf.entries.push(guard.into_inner()?);
-            }
-            if buf.entries.is_empty() {
-                None
-            } else {
-                buf.resolve(
-                    pfx.len() + 1,
-                    Clustering::Static,
-                    header.deletion,
-                    columns,
-                    self.now,
-                )?
-            }
+        let lo = [pfx, &[KIND_PARTITION_DELETION]].concat();
+        let hi = if self.whole_forward() {
+            let mut hi = pfx.to_vec();
+            codec::prefix_successor(&mut hi);
+            hi
         } else {
+            // Partition-level entries and the static row are adjacent: one seek reads both.
+            [
+                pfx,
+                &[if self.selection.include_static {
+                    KIND_STATIC + 1
+                } else {
+                    KIND_STATIC
+                }],
+            ]
+            .concat()
+        };
+        let mut it = entries(self.snap.range(self.ks, lo..hi));
+        Ok(self.read_from(&mut it, key, pfx, buf)?.0)
+    }
+
+    /// Reads the partition with prefix `pfx` from `it`, which must be positioned at or before
+    /// its first entry. Returns the view and whether `it` was consumed past the partition (only
+    /// for whole-partition forward reads not cut short by a limit).
+    pub fn read_from(
+        &self,
+        it: &mut Entries,
+        key: PartitionKey,
+        pfx: &[u8],
+        buf: &mut RowBuffer,
+    ) -> Result<(Option<PartitionView>, bool)> {
+        let pp = pfx.len();
+        let mut header = Header::empty();
+        while let Some((k, _)) = next_if(it, |k| {
+            k.starts_with(pfx) && k.get(pp).is_some_and(|b| *b < KIND_STATIC)
+        })? {
+            header.add(&k[pp..])?;
+        }
+        buf.entries.clear();
+        while let Some(entry) = next_if(it, |k| k.starts_with(pfx) && k.get(pp) == Some(&KIND_STATIC))? {
+            if self.selection.include_static {
+                buf.entries.push(entry);
+            }
+        }
+        let columns = self.selection.columns.as_deref();
+        let static_row = if buf.entries.is_empty() {
             None
+        } else {
+            buf.resolve(pp + 1, Clustering::Static, header.deletion, columns, self.now)?
         };
 
         let mut rows = Vec::new();
+        let mut complete = false;
+        if self.whole_forward() {
+            let mut cursor = None;
+            let partition_rows = std::iter::from_fn(|| next_if(it, |k| k.starts_with(pfx)).transpose());
+            let stopped =
+                self.collect_rows(partition_rows, pfx, &header, false, buf, &mut rows, &mut cursor)?;
+            complete = !stopped;
+        } else {
+            self.read_slices(pfx, &header, buf, &mut rows)?;
+        }
+        let view = (static_row.is_some() || !rows.is_empty()).then_some(PartitionView {
+            key,
+            static_row,
+            rows,
+        });
+        Ok((view, complete))
+    }
+
+    fn read_slices(
+        &self,
+        pfx: &[u8],
+        header: &Header,
+        buf: &mut RowBuffer,
+        rows: &mut Vec<RowView>,
+    ) -> Result<()> {
         let full = [(Bound::Unbounded, Bound::Unbounded)];
         let slices: &[(ClusteringBound, ClusteringBound)] = if self.selection.slices.is_empty() {
             &full
@@ -309,32 +388,28 @@ impl PartitionRead<'_> {
             }
             let iter = self.snap.range(self.ks, lo..hi);
             if reversed {
-                self.collect_rows(iter.rev(), pfx, &header, true, buf, &mut rows, &mut cursor)?;
+                let iter = iter.rev().map(|g| g.into_inner().map_err(Into::into));
+                self.collect_rows(iter, pfx, header, true, buf, rows, &mut cursor)?;
             } else {
-                self.collect_rows(iter, pfx, &header, false, buf, &mut rows, &mut cursor)?;
+                let iter = iter.map(|g| g.into_inner().map_err(Into::into));
+                self.collect_rows(iter, pfx, header, false, buf, rows, &mut cursor)?;
             }
         }
-        if static_row.is_none() && rows.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(PartitionView {
-            key,
-            static_row,
-            rows,
-        }))
+        Ok(())
     }
 
+    /// Groups row entries into rows and resolves them; returns whether the row limit stopped it.
     #[expect(clippy::too_many_arguments, reason = "internal helper threading read state")]
     fn collect_rows(
         &self,
-        iter: impl Iterator<Item = fjall::Guard>,
+        iter: impl Iterator<Item = Result<Entry>>,
         pfx: &[u8],
         header: &Header,
         reversed: bool,
         buf: &mut RowBuffer,
         rows: &mut Vec<RowView>,
         cursor: &mut Option<Vec<u8>>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let columns = self.selection.columns.as_deref();
         let mut prefix_len = 0;
         buf.entries.clear();
@@ -358,15 +433,18 @@ impl PartitionRead<'_> {
             buf.entries.clear();
             Ok(self.row_limit.is_some_and(|l| rows.len() >= l))
         };
-        for guard in iter {
-            let (key, value) = guard.into_inner()?;
+        if self.row_limit == Some(0) {
+            return Ok(true);
+        }
+        for entry in iter {
+            let (key, value) = entry?;
             if let Some((first, _)) = buf.entries.first() {
                 if key.starts_with(&first[..prefix_len]) {
                     buf.entries.push((key, value));
                     continue;
                 }
                 if flush(buf, prefix_len, rows)? {
-                    return Ok(());
+                    return Ok(true);
                 }
             }
             prefix_len =
@@ -374,9 +452,9 @@ impl PartitionRead<'_> {
             buf.entries.push((key, value));
         }
         if !buf.entries.is_empty() {
-            flush(buf, prefix_len, rows)?;
+            return flush(buf, prefix_len, rows);
         }
-        Ok(())
+        Ok(false)
     }
 }
 
@@ -416,10 +494,12 @@ pub(crate) fn slice_key_range(
 pub(crate) struct Scan {
     pub snap: Snapshot,
     pub ks: Keyspace,
-    /// Next key to look at; `None` once exhausted.
+    /// Where to seek next when `iter` is `None`; `None` once exhausted.
     pub next: Option<Vec<u8>>,
     /// Exclusive upper key bound.
     pub hi: Option<Vec<u8>>,
+    /// The open sequential iterator, reused across partitions by whole-partition reads.
+    pub iter: Option<Entries>,
     pub selection: ReadSelection,
     pub now: i64,
     /// `(partition prefix, clustering)` to resume after in the first partition.
@@ -434,19 +514,30 @@ impl Scan {
             if self.limits.partitions == Some(0) || self.limits.rows == Some(0) {
                 return Ok(None);
             }
-            let Some(lo) = self.next.take() else {
+            if self.iter.is_none() {
+                let Some(lo) = self.next.take() else {
+                    return Ok(None);
+                };
+                let iter = match &self.hi {
+                    Some(hi) if *hi <= lo => return Ok(None),
+                    Some(hi) => self.snap.range(&self.ks, lo..hi.clone()),
+                    None => self.snap.range(&self.ks, lo..),
+                };
+                self.iter = Some(entries(iter));
+            }
+            let Some(it) = self.iter.as_mut() else {
                 return Ok(None);
             };
-            let first = match &self.hi {
-                Some(hi) if *hi <= lo => None,
-                Some(hi) => self.snap.range(&self.ks, lo..hi.clone()).next(),
-                None => self.snap.range(&self.ks, lo..).next(),
+            let pfx = match it.peek() {
+                None => return Ok(None),
+                Some(Err(_)) => {
+                    return Err(it
+                        .next()
+                        .and_then(|r| r.err())
+                        .map_or_else(|| codec::corrupt("iterator"), Into::into));
+                }
+                Some(Ok((key, _))) => key[..codec::partition_prefix_len(key)?].to_vec(),
             };
-            let Some(guard) = first else { return Ok(None) };
-            let key = guard.key()?;
-            let pfx = key[..codec::partition_prefix_len(&key)?].to_vec();
-            let mut after = pfx.clone();
-            self.next = codec::prefix_successor(&mut after).then_some(after);
             let resume = self.resume.take().filter(|(p, _)| *p == pfx).map(|(_, c)| c);
             let row_limit = match (self.selection.limit_rows, self.limits.rows) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -460,7 +551,19 @@ impl Scan {
                 row_limit,
                 resume_after: resume.as_deref(),
             };
-            if let Some(view) = read.run(codec::decode_partition_key(&pfx)?, &pfx, &mut self.buf)? {
+            let key = codec::decode_partition_key(&pfx)?;
+            let (view, complete) = if read.whole_forward() {
+                read.read_from(it, key, &pfx, &mut self.buf)?
+            } else {
+                (read.run(key, &pfx, &mut self.buf)?, false)
+            };
+            if !complete {
+                // Re-seek past this partition rather than reading its remaining entries.
+                self.iter = None;
+                let mut after = pfx;
+                self.next = codec::prefix_successor(&mut after).then_some(after);
+            }
+            if let Some(view) = view {
                 if let Some(p) = self.limits.partitions.as_mut() {
                     *p -= 1;
                 }
@@ -481,6 +584,7 @@ impl Iterator for Scan {
             Ok(view) => view.map(Ok),
             Err(e) => {
                 self.next = None;
+                self.iter = None;
                 Some(Err(e))
             }
         }

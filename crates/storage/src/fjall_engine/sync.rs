@@ -5,6 +5,7 @@ use crate::durable::DurableCompleter;
 use crate::error::{Result, StorageError};
 use crate::types::CommitLogSync;
 use fjall::{Database, PersistMode};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -44,10 +45,14 @@ struct State {
     shutdown: bool,
 }
 
+/// Makes everything written so far durable.
+pub(crate) type SyncFn = Box<dyn Fn() -> Result<()> + Send>;
+
 #[derive(Default)]
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    syncs: AtomicU64,
 }
 
 /// Background thread implementing the [`CommitLogSync`] policy.
@@ -57,21 +62,34 @@ pub(crate) struct Syncer {
 }
 
 impl Syncer {
-    /// Starts the syncer thread for `policy`.
-    pub fn start(db: Database, poison: Arc<Poison>, policy: CommitLogSync) -> Result<Syncer> {
+    /// Starts the syncer thread for `policy`, syncing the journal of `db`.
+    pub fn for_database(db: Database, poison: Arc<Poison>, policy: CommitLogSync) -> Result<Syncer> {
+        Syncer::start(
+            Box::new(move || sync_journal(&db, &poison, PersistMode::SyncData)),
+            policy,
+        )
+    }
+
+    /// Starts the syncer thread for `policy` with an arbitrary sync action.
+    pub fn start(sync: SyncFn, policy: CommitLogSync) -> Result<Syncer> {
         let shared = Arc::new(Shared::default());
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("mica-commitlog-sync".into())
             .spawn(move || match policy {
-                CommitLogSync::Periodic { period } => periodic_loop(&thread_shared, &db, &poison, period),
-                CommitLogSync::Batch => group_loop(&thread_shared, &db, &poison, Duration::ZERO),
-                CommitLogSync::Group { window } => group_loop(&thread_shared, &db, &poison, window),
+                CommitLogSync::Periodic { period } => periodic_loop(&thread_shared, &sync, period),
+                CommitLogSync::Batch => group_loop(&thread_shared, &sync, Duration::ZERO),
+                CommitLogSync::Group { window } => group_loop(&thread_shared, &sync, window),
             })?;
         Ok(Syncer {
             shared,
             thread: Some(thread),
         })
+    }
+
+    /// How many journal syncs the syncer has performed.
+    pub fn syncs(&self) -> u64 {
+        self.shared.syncs.load(Ordering::Relaxed)
     }
 
     /// Registers a writer whose batch is already in the journal; it is completed after the next
@@ -103,7 +121,12 @@ impl Drop for Syncer {
     }
 }
 
-fn periodic_loop(shared: &Shared, db: &Database, poison: &Poison, period: Duration) {
+fn run_sync(shared: &Shared, sync: &SyncFn) -> Result<()> {
+    shared.syncs.fetch_add(1, Ordering::Relaxed);
+    sync()
+}
+
+fn periodic_loop(shared: &Shared, sync: &SyncFn, period: Duration) {
     let mut state = lock(&shared.state);
     loop {
         let deadline = Instant::now() + period;
@@ -122,12 +145,12 @@ fn periodic_loop(shared: &Shared, db: &Database, poison: &Poison, period: Durati
         }
         drop(state);
         // Errors poison the engine; writers learn about it on their next apply.
-        let _ = sync_journal(db, poison, PersistMode::SyncData);
+        let _ = run_sync(shared, sync);
         state = lock(&shared.state);
     }
 }
 
-fn group_loop(shared: &Shared, db: &Database, poison: &Poison, window: Duration) {
+fn group_loop(shared: &Shared, sync: &SyncFn, window: Duration) {
     let mut state = lock(&shared.state);
     loop {
         while state.waiters.is_empty() && !state.shutdown {
@@ -156,7 +179,7 @@ fn group_loop(shared: &Shared, db: &Database, poison: &Poison, window: Duration)
         // Every waiter taken here committed its batch before enqueueing, so one fsync covers all.
         let waiters = std::mem::take(&mut state.waiters);
         drop(state);
-        let result = sync_journal(db, poison, PersistMode::SyncData);
+        let result = run_sync(shared, sync);
         for waiter in waiters {
             waiter.complete(result.clone());
         }
@@ -167,4 +190,114 @@ fn group_loop(shared: &Shared, db: &Database, poison: &Poison, window: Duration)
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded state stays consistent even if a holder panicked.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::durable::Durable;
+
+    fn counting(fail: bool) -> (SyncFn, Arc<AtomicU64>) {
+        let calls = Arc::new(AtomicU64::new(0));
+        let c = calls.clone();
+        let poison = Arc::new(Poison::default());
+        let sync: SyncFn = Box::new(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(5));
+            if fail {
+                Err(poison.set("injected fsync failure".into()))
+            } else {
+                Ok(())
+            }
+        });
+        (sync, calls)
+    }
+
+    #[test]
+    fn group_commit_shares_fsyncs_between_waiters() {
+        let (sync, calls) = counting(false);
+        let syncer = Syncer::start(
+            sync,
+            CommitLogSync::Group {
+                window: Duration::from_millis(20),
+            },
+        )
+        .expect("start");
+        let handles: Vec<Durable> = (0..16)
+            .map(|_| {
+                let (durable, completer) = Durable::pending();
+                syncer.enqueue(completer);
+                durable
+            })
+            .collect();
+        for h in handles {
+            h.wait().expect("durable");
+        }
+        let n = calls.load(Ordering::SeqCst);
+        assert!(
+            (1..=2).contains(&n),
+            "16 waiters should share one or two fsyncs, got {n}"
+        );
+        assert_eq!(syncer.syncs(), n);
+    }
+
+    #[test]
+    fn batch_mode_concurrent_writers_all_complete() {
+        let (sync, calls) = counting(false);
+        let syncer = Arc::new(Syncer::start(sync, CommitLogSync::Batch).expect("start"));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let syncer = syncer.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10 {
+                        let (durable, completer) = Durable::pending();
+                        syncer.enqueue(completer);
+                        durable.wait().expect("durable");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("join");
+        }
+        let n = calls.load(Ordering::SeqCst);
+        assert!(n <= 80, "never more fsyncs than writes");
+        assert!(
+            n < 80,
+            "concurrent writers waiting on a 5ms fsync must share some: {n}"
+        );
+    }
+
+    #[test]
+    fn failed_fsync_fails_every_waiter() {
+        let (sync, _) = counting(true);
+        let syncer = Syncer::start(sync, CommitLogSync::Batch).expect("start");
+        let (durable, completer) = Durable::pending();
+        syncer.enqueue(completer);
+        assert!(matches!(durable.wait(), Err(StorageError::Poisoned(msg)) if msg.contains("injected")));
+    }
+
+    #[test]
+    fn periodic_mode_syncs_in_background() {
+        let (sync, calls) = counting(false);
+        let syncer = Syncer::start(
+            sync,
+            CommitLogSync::Periodic {
+                period: Duration::from_millis(10),
+            },
+        )
+        .expect("start");
+        std::thread::sleep(Duration::from_millis(100));
+        drop(syncer);
+        assert!(calls.load(Ordering::SeqCst) >= 2);
+    }
+
+    #[test]
+    fn poison_keeps_first_reason() {
+        let p = Poison::default();
+        assert!(p.check().is_ok());
+        p.set("first".into());
+        p.set("second".into());
+        assert!(matches!(p.check(), Err(StorageError::Poisoned(m)) if m == "first"));
+    }
 }
