@@ -45,6 +45,10 @@ pub trait Engine: Send + Sync {
     ) -> Result<Option<PartitionView>>;
 
     /// Scans partitions in token order, lazily, skipping partitions with nothing live.
+    ///
+    /// The stream reads one consistent snapshot; keeping it open keeps old versions alive, so
+    /// drop it when a page is done and resume with [`crate::ScanStart::AfterRow`] /
+    /// [`crate::ScanStart::Key`].
     fn scan(
         &self,
         table: TableId,
