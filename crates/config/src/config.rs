@@ -22,6 +22,8 @@ const MAX_SIZE_BELOW_2GIB: DataStorage = DataStorage::mebibytes(2048);
 pub const DEFAULT_ADMIN_PORT: u16 = 9180;
 /// Default Cassandra release Mica reports (system.local.release_version).
 pub const DEFAULT_RELEASE_VERSION: &str = "4.1.5";
+/// Default interval of the node's tombstone purge pass (see [`MicaOptions::tombstone_purge_interval`]).
+pub const DEFAULT_TOMBSTONE_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// Name used in errors for configuration given as a string rather than a file.
 const INLINE_SOURCE: &str = "<inline cassandra.yaml>";
 
@@ -82,6 +84,7 @@ string_enum! {
 ///   admin_address: 127.0.0.1   # address of the node admin HTTP API
 ///   admin_port: 9180           # its port; 0 disables the admin API
 ///   release_version: "4.1.5"   # Cassandra version reported to clients (system.local, peers)
+///   tombstone_purge_interval: 1h  # how often tombstones older than gc_grace_seconds are purged; 0 disables
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MicaOptions {
@@ -89,6 +92,9 @@ pub struct MicaOptions {
     pub admin_port: u16,
     /// `major.minor.patch` Cassandra release Mica reports and behaves as.
     pub release_version: String,
+    /// How often the node compacts every table to purge tombstones older than their gc_grace_seconds and
+    /// expired TTL cells; zero disables the background pass (nodetool compact still purges).
+    pub tombstone_purge_interval: Duration,
 }
 
 impl Default for MicaOptions {
@@ -97,6 +103,7 @@ impl Default for MicaOptions {
             admin_address: "127.0.0.1".to_owned(),
             admin_port: DEFAULT_ADMIN_PORT,
             release_version: DEFAULT_RELEASE_VERSION.to_owned(),
+            tombstone_purge_interval: DEFAULT_TOMBSTONE_PURGE_INTERVAL,
         }
     }
 }
@@ -131,6 +138,7 @@ impl MicaOptions {
                         return Err(sub.invalid("a release version like 4.1.5"));
                     }
                 }
+                "tombstone_purge_interval" => opts.tombstone_purge_interval = Duration::decode(&sub)?,
                 _ => {
                     return Err(ConfigError::UnknownKey {
                         key: dotted,
@@ -153,6 +161,12 @@ impl MicaOptions {
         }
         if self.release_version != default.release_version {
             map.insert("release_version".into(), self.release_version.encode());
+        }
+        if self.tombstone_purge_interval != default.tombstone_purge_interval {
+            map.insert(
+                "tombstone_purge_interval".into(),
+                self.tombstone_purge_interval.encode(),
+            );
         }
         map
     }

@@ -15,6 +15,7 @@
 mod connection;
 pub mod errors;
 mod identity;
+mod maintenance;
 mod node;
 mod server;
 

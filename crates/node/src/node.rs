@@ -106,6 +106,12 @@ impl Node {
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop_tx);
+        let maintenance = crate::maintenance::spawn(
+            config.mica.tombstone_purge_interval,
+            storage.clone(),
+            stop_rx.clone(),
+        )
+        .map_err(NodeError::io("cannot start the maintenance thread"))?;
         let mut native_address = None;
         let mut workers = Vec::new();
         if config.start_native_transport {
@@ -162,6 +168,7 @@ impl Node {
             storage,
             stop,
             workers,
+            maintenance,
         })
     }
 }
@@ -246,6 +253,8 @@ pub struct NodeHandle {
     storage: Arc<FjallEngine>,
     stop: Arc<watch::Sender<bool>>,
     workers: Vec<JoinHandle<()>>,
+    /// The periodic tombstone purge (absent when disabled).
+    maintenance: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -315,6 +324,11 @@ impl NodeHandle {
             if worker.join().is_err() {
                 tracing::error!("a CQL worker thread panicked");
             }
+        }
+        if let Some(m) = self.maintenance.take()
+            && m.join().is_err()
+        {
+            tracing::error!("the maintenance thread panicked");
         }
     }
 }
