@@ -86,15 +86,25 @@ pub use mica_types::ident::{is_reserved_keyword, quote_identifier};
 mod tests {
     use super::*;
 
+    /// Whatever the shared quoting rule prints must parse back as the same identifier.
     #[test]
-    fn quoting() {
-        assert_eq!(quote_identifier("users"), "users");
-        assert_eq!(quote_identifier("key"), "key");
-        assert_eq!(quote_identifier("select"), "\"select\"");
-        assert_eq!(quote_identifier("MyTable"), "\"MyTable\"");
-        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
-        assert_eq!(quote_identifier("1abc"), "\"1abc\"");
-        assert_eq!(quote_identifier(""), "\"\"");
+    fn quoted_identifiers_parse_back() {
+        let words = mica_types::ident::GRAMMAR_RESERVED.iter().copied();
+        for name in words.chain(["default", "true", "nan", "MyTable", "a\"b", "1abc", "users"]) {
+            let text = format!("SELECT {} FROM t", quote_identifier(name));
+            let parsed = parse_statement(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let StatementKind::Select(select) = parsed.kind else {
+                panic!("{text}: not a select")
+            };
+            let Selection::Selectors(selectors) = &select.selection else {
+                panic!("{text}: wildcard")
+            };
+            assert_eq!(
+                selectors[0].selectable,
+                Selectable::Column(name.to_owned()),
+                "{text}"
+            );
+        }
     }
 
     #[test]
