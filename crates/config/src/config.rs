@@ -81,15 +81,20 @@ string_enum! {
 ///
 /// ```yaml
 /// mica:
-///   admin_address: 127.0.0.1   # address of the node admin HTTP API
+///   admin_address: 127.0.0.1   # address of the node admin HTTP API (default: listen_address)
 ///   admin_port: 9180           # its port; 0 disables the admin API
 ///   release_version: "4.1.5"   # Cassandra version reported to clients (system.local, peers)
+///   admin_token_file: /etc/mica/admin.token  # bearer token of the admin API (default: <data dir>/admin.token)
 ///   tombstone_purge_interval: 1h  # how often tombstones older than gc_grace_seconds are purged; 0 disables
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MicaOptions {
+    /// Empty means "the node's listen_address", so nodes on their own loopback addresses never collide.
     pub admin_address: String,
     pub admin_port: u16,
+    /// File holding the admin API's bearer token; `None` means `admin.token` in the first data directory,
+    /// created with a random token at first start.
+    pub admin_token_file: Option<PathBuf>,
     /// `major.minor.patch` Cassandra release Mica reports and behaves as.
     pub release_version: String,
     /// How often the node compacts every table to purge tombstones older than their gc_grace_seconds and
@@ -100,7 +105,8 @@ pub struct MicaOptions {
 impl Default for MicaOptions {
     fn default() -> Self {
         Self {
-            admin_address: "127.0.0.1".to_owned(),
+            admin_address: String::new(),
+            admin_token_file: None,
             admin_port: DEFAULT_ADMIN_PORT,
             release_version: DEFAULT_RELEASE_VERSION.to_owned(),
             tombstone_purge_interval: DEFAULT_TOMBSTONE_PURGE_INTERVAL,
@@ -132,6 +138,7 @@ impl MicaOptions {
             match key.as_str() {
                 "admin_address" => opts.admin_address = String::decode(&sub)?,
                 "admin_port" => opts.admin_port = u16::decode(&sub)?,
+                "admin_token_file" => opts.admin_token_file = Some(PathBuf::decode(&sub)?),
                 "release_version" => {
                     opts.release_version = String::decode(&sub)?;
                     if opts.release_version_parts().is_none() {
@@ -155,6 +162,9 @@ impl MicaOptions {
         let mut map = Mapping::new();
         if self.admin_address != default.admin_address {
             map.insert("admin_address".into(), self.admin_address.encode());
+        }
+        if let Some(path) = &self.admin_token_file {
+            map.insert("admin_token_file".into(), path.encode());
         }
         if self.admin_port != default.admin_port {
             map.insert("admin_port".into(), self.admin_port.encode());

@@ -21,6 +21,8 @@ const DEFAULT_LISTEN_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const EVENT_QUEUE: usize = 1024;
 /// Authenticator class names (without package) that make clients log in with a password.
 const PASSWORD_AUTHENTICATOR: &str = "PasswordAuthenticator";
+/// Default name of the admin API token file inside the first data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// Why the node could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +140,45 @@ impl Node {
             native_address = Some(address);
         }
 
+        let mut admin_address = None;
+        let mut admin_thread = None;
+        if config.mica.admin_port != 0 {
+            let host = if config.mica.admin_address.trim().is_empty() {
+                addresses.listen
+            } else {
+                resolve_address("mica.admin_address", Some(&config.mica.admin_address))?
+                    .unwrap_or(addresses.listen)
+            };
+            let token_path = config
+                .mica
+                .admin_token_file
+                .clone()
+                .unwrap_or_else(|| data_dir.join(ADMIN_TOKEN_FILE));
+            let token = crate::admin::load_or_create_token(&token_path).map_err(NodeError::io(format!(
+                "cannot read or create the admin token file {}",
+                token_path.display()
+            )))?;
+            let state = Arc::new(crate::admin::AdminState {
+                engine: engine.clone(),
+                storage: storage.clone(),
+                local: local.clone(),
+                native_address,
+                data_dir: data_dir.clone(),
+                token,
+                stop: stop.clone(),
+                started: std::time::Instant::now(),
+                cpu: std::sync::Mutex::new(None),
+            });
+            let bind = SocketAddr::new(host, config.mica.admin_port);
+            let (address, thread) =
+                crate::admin::spawn(bind, state, stop.subscribe()).map_err(|source| NodeError::Bind {
+                    address: bind,
+                    source,
+                })?;
+            admin_address = Some(address);
+            admin_thread = Some(thread);
+        }
+
         let tls_text = match tls.as_ref().map(|t| t.mode) {
             None | Some(TlsMode::Disabled) => "off",
             Some(TlsMode::Optional) => "optional",
@@ -146,7 +187,7 @@ impl Node {
         tracing::info!(
             "Mica {} node started: cluster '{}', CQL on {} (TLS {tls_text}, authenticator {}), \
              release_version {}, dc {} rack {}, host_id {}, {} tokens, commitlog_sync {}, data {}, \
-             {} CQL threads",
+             {} CQL threads, admin API on {}",
             env!("CARGO_PKG_VERSION"),
             local.cluster_name,
             native_address.map_or_else(|| "(disabled)".to_owned(), |a| a.to_string()),
@@ -159,6 +200,7 @@ impl Node {
             config.commitlog_sync.as_str(),
             data_dir.display(),
             workers.len(),
+            admin_address.map_or_else(|| "(disabled)".to_owned(), |a| a.to_string()),
         );
 
         Ok(NodeHandle {
@@ -169,6 +211,8 @@ impl Node {
             stop,
             workers,
             maintenance,
+            admin_address,
+            admin_thread,
         })
     }
 }
@@ -255,6 +299,8 @@ pub struct NodeHandle {
     workers: Vec<JoinHandle<()>>,
     /// The periodic tombstone purge (absent when disabled).
     maintenance: Option<JoinHandle<()>>,
+    admin_address: Option<SocketAddr>,
+    admin_thread: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -270,6 +316,11 @@ impl NodeHandle {
     /// The address the CQL listener is bound to (`None` when `start_native_transport` is false).
     pub fn native_address(&self) -> Option<SocketAddr> {
         self.native_address
+    }
+
+    /// The address the admin HTTP API is bound to (`None` when `mica.admin_port` is 0).
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_address
     }
 
     /// The node facts handed to the query engine (host id, tokens, addresses, ...).
@@ -324,6 +375,11 @@ impl NodeHandle {
             if worker.join().is_err() {
                 tracing::error!("a CQL worker thread panicked");
             }
+        }
+        if let Some(a) = self.admin_thread.take()
+            && a.join().is_err()
+        {
+            tracing::error!("the admin API thread panicked");
         }
         if let Some(m) = self.maintenance.take()
             && m.join().is_err()
