@@ -212,8 +212,9 @@ pub(crate) fn before_write(engine: &QueryEngine, mutations: &[mica_storage::Muta
     }
 }
 
-fn set<T: Into<CqlValue>>(value: T, typ: &CqlType) -> Result<Value> {
-    to_bytes(&value.into(), typ)
+/// A bound value for a trace row column.
+fn set(value: CqlValue, typ: &CqlType) -> Result<Value> {
+    to_bytes(&value, typ)
         .map(|b| Value::Set(bytes::Bytes::from(b)))
         .map_err(|e| QueryError::Server(format!("trace value: {e}")))
 }
