@@ -212,7 +212,13 @@ impl QueryEngine {
         query: &str,
         params: &QueryParameters,
     ) -> Result<QueryResult> {
+        crate::trace_session::trace(crate::trace_session::REQUEST_THREAD, || {
+            format!("Parsing {query}")
+        });
         let statement = mica_cql_syntax::parse_statement(query)?;
+        crate::trace_session::trace(crate::trace_session::REQUEST_THREAD, || {
+            "Preparing statement".into()
+        });
         let values = self.positional(&statement, &params.values)?;
         if let Some(ks) = &params.keyspace {
             let mut scoped = ClientState {
@@ -320,6 +326,7 @@ impl QueryEngine {
                 now,
             )?);
         }
+        crate::trace_session::before_write(self, &mutations);
         self.storage.apply(mutations)?.await?;
         Ok(QueryResult::Void)
     }
@@ -399,22 +406,27 @@ impl QueryEngine {
         match &statement.kind {
             K::Select(sel) => {
                 let table = self.resolve_table(state, &sel.table)?;
-                self.select(
+                crate::trace_session::before_select(&table, sel);
+                let result = self.select(
                     &table,
                     sel,
                     binds,
                     params.page_size,
                     params.paging_state.as_deref(),
-                )
+                );
+                crate::trace_session::after_select(&result);
+                result
             }
             K::Insert(_) | K::Update(_) | K::Delete(_) | K::Batch(_) => {
                 let ts = params.timestamp.unwrap_or_else(|| mica_types::Timestamp::now().0);
                 let mutations =
                     self.mutations_for(state, &statement.kind, binds, ts, mica_types::now_seconds())?;
+                crate::trace_session::before_write(self, &mutations);
                 self.storage.apply(mutations)?.await?;
                 Ok(QueryResult::Void)
             }
             K::AlterRole(alter) => self.alter_role(state, alter).map(|_| QueryResult::Void),
+            K::Describe(describe) => self.run_describe(state, describe),
             _ => Err(crate::error::invalid(
                 "This statement is not supported by this version of Mica yet",
             )),

@@ -3,13 +3,17 @@
 //! The node hands this crate parsed protocol requests (query text, bound values, paging state) and gets
 //! back typed results; it never sees storage. Errors are [`QueryError`], mapped to CQL codes by the node.
 
+mod alter;
 mod ddl;
+mod describe;
 mod engine;
 mod error;
 mod modify;
 mod select;
 mod system;
+mod trace_session;
 mod values;
 
 pub use engine::{ClientState, LocalInfo, QueryEngine, QueryResult, SchemaListener};
 pub use error::{QueryError, Result};
+pub use trace_session::{TRACE_TTL_SECONDS, TraceSession};
