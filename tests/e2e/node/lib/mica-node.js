@@ -81,6 +81,30 @@ function canConnect(address, port) {
   });
 }
 
+// The node must not outlive the test process, even when a test file crashes or the runner stops it with a signal.
+const running = new Set();
+let exitHooksInstalled = false;
+function killWithThisProcess(proc) {
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+  if (exitHooksInstalled) {
+    return;
+  }
+  exitHooksInstalled = true;
+  const killAll = () => {
+    for (const p of running) {
+      p.kill('SIGKILL');
+    }
+  };
+  process.on('exit', killAll);
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(code);
+    });
+  }
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 class MicaNode {
@@ -104,6 +128,7 @@ class MicaNode {
     this.proc = spawn(MICA_BIN, ['node', '--config', this.config], { cwd: this.dir, stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.proc.once('exit', (code, signal) => { this.exit = { code, signal }; });
+    killWithThisProcess(this.proc);
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (this.exit) {
