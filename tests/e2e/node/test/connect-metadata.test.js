@@ -4,7 +4,7 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { useNode, knownNodeBug, driverLoggedNothing, createKeyspace, cassandra } = require('../lib/harness');
+const { useNode, driverLoggedNothing, createKeyspace, cassandra } = require('../lib/harness');
 
 const ctx = useNode();
 

@@ -88,12 +88,12 @@ knownNodeBug("alreadyExists messages use Cassandra's wording",
   "the node says 'Keyspace e already exists' and 'Object e.t already exists'; Cassandra 4.1 says "
     + "'Cannot add existing keyspace \"e\"' and 'Cannot add already existing table \"t\" to keyspace \"e\"'",
   async () => {
-  await assert.rejects(
-    ctx.client.execute("CREATE KEYSPACE e WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"),
-    /Cannot add existing keyspace "e"/);
-  await assert.rejects(ctx.client.execute('CREATE TABLE e.t (k int PRIMARY KEY)'),
-    /Cannot add already existing table "t" to keyspace "e"/);
-});
+    await assert.rejects(
+      ctx.client.execute("CREATE KEYSPACE e WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"),
+      /Cannot add existing keyspace "e"/);
+    await assert.rejects(ctx.client.execute('CREATE TABLE e.t (k int PRIMARY KEY)'),
+      /Cannot add already existing table "t" to keyspace "e"/);
+  });
 
 test('a batch with a bad statement is rejected whole', async () => {
   await assert.rejects(ctx.client.batch([

@@ -2,6 +2,7 @@
 // Every CQL type written by the Node.js driver (prepared, unprepared with type hints, and as CQL literals) and read
 // back equal, including boundary values, nulls, nested collections, tuples, user-defined types and counters.
 
+const { createHash } = require('node:crypto');
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { useNode, knownNodeBug, driverLoggedNothing, createKeyspace, cassandra } = require('../lib/harness');
@@ -222,7 +223,9 @@ const maximums = {
 // Turns a driver value into plain data that assert.deepStrictEqual compares exactly and prints readably.
 function plain(v) {
   if (v === null || v === undefined) return null;
-  if (Buffer.isBuffer(v)) return { blob: v.length > 64 ? `${v.length} bytes sha:${require('node:crypto').createHash('sha256').update(v).digest('hex')}` : v.toString('hex') };
+  if (Buffer.isBuffer(v)) {
+    return { blob: v.length > 64 ? `${v.length} bytes, sha256 ${createHash('sha256').update(v).digest('hex')}` : v.toString('hex') };
+  }
   if (v instanceof Date) return { timestamp: v.getTime() };
   if (v instanceof Long) return { bigint: v.toString() };
   if (v instanceof BigDecimal) return { decimal: `${v._intVal.toString()}E${-v._scale}` };
@@ -364,34 +367,34 @@ knownNodeBug('prepends to a list with l = [x] + l',
   "`SET l = [0] + l` appends instead of prepending (reads [3, 1, 2, 0] for [3, 1, 2]); Cassandra "
     + 'gives prepended elements cell paths that sort before every existing element',
   async () => {
-  await ctx.client.execute('INSERT INTO ty.all (k, l) VALUES (12, [3, 1, 2])');
-  await ctx.client.execute('UPDATE ty.all SET l = [0] + l WHERE k = 12');
-  await ctx.client.execute('UPDATE ty.all SET l = ? + l WHERE k = 12', [[-2, -1]], { prepare: true });
-  const { row } = await readRow(12);
-  assert.deepStrictEqual(plain(row.l), plain([-2, -1, 0, 3, 1, 2]));
-});
+    await ctx.client.execute('INSERT INTO ty.all (k, l) VALUES (12, [3, 1, 2])');
+    await ctx.client.execute('UPDATE ty.all SET l = [0] + l WHERE k = 12');
+    await ctx.client.execute('UPDATE ty.all SET l = ? + l WHERE k = 12', [[-2, -1]], { prepare: true });
+    const { row } = await readRow(12);
+    assert.deepStrictEqual(plain(row.l), plain([-2, -1, 0, 3, 1, 2]));
+  });
 
 knownNodeBug('removes list elements by value and sets them by index',
   "`SET l = l - [1]` answers 0x2200 'Removing elements from l is not supported yet' and "
     + "`SET l[0] = 9` answers 0x2200 'Element assignment on l is not supported yet'; Cassandra supports both",
   async () => {
-  await ctx.client.execute('INSERT INTO ty.all (k, l) VALUES (13, [1, 2, 1, 3])');
-  await ctx.client.execute('UPDATE ty.all SET l = l - [1] WHERE k = 13');
-  await ctx.client.execute('UPDATE ty.all SET l[0] = 9 WHERE k = 13');
-  const { row } = await readRow(13);
-  assert.deepStrictEqual(plain(row.l), plain([9, 3]));
-});
+    await ctx.client.execute('INSERT INTO ty.all (k, l) VALUES (13, [1, 2, 1, 3])');
+    await ctx.client.execute('UPDATE ty.all SET l = l - [1] WHERE k = 13');
+    await ctx.client.execute('UPDATE ty.all SET l[0] = 9 WHERE k = 13');
+    const { row } = await readRow(13);
+    assert.deepStrictEqual(plain(row.l), plain([9, 3]));
+  });
 
 knownNodeBug('removes map keys with m = m - {keys}',
   "`SET m = m - {'a'}` on a map<text, int> is refused with 0x2200 'Invalid set literal for m of type "
     + "map<text, int>'; Cassandra (since 2.1, CASSANDRA-6599) removes the listed keys",
   async () => {
-  await ctx.client.execute("INSERT INTO ty.all (k, m) VALUES (11, {'a': 1, 'b': 2, 'c': 3})");
-  await ctx.client.execute("UPDATE ty.all SET m = m - {'a', 'c'} WHERE k = 11");
-  await ctx.client.execute('UPDATE ty.all SET m = m - ? WHERE k = 11', [new Set(['b'])], { prepare: true });
-  const { row } = await readRow(11);
-  assert.equal(row.m, null);
-});
+    await ctx.client.execute("INSERT INTO ty.all (k, m) VALUES (11, {'a': 1, 'b': 2, 'c': 3})");
+    await ctx.client.execute("UPDATE ty.all SET m = m - {'a', 'c'} WHERE k = 11");
+    await ctx.client.execute('UPDATE ty.all SET m = m - ? WHERE k = 11', [new Set(['b'])], { prepare: true });
+    const { row } = await readRow(11);
+    assert.equal(row.m, null);
+  });
 
 test('empty frozen collections written as CQL literals read back empty, not null', async () => {
   await ctx.client.execute(
@@ -426,15 +429,15 @@ knownNodeBug('non-frozen user-defined type column: whole value and field updates
   'INSERT of a whole value into a non-frozen UDT column is refused with 0x2200 '
     + "'Invalid value for collection column addr' (prepared and literal); Cassandra 3.6+ accepts it",
   async () => {
-  const { client } = ctx;
-  await client.execute('CREATE TABLE ty.nf (k int PRIMARY KEY, addr address)');
-  const value = { street: 'Main St', zip: 12345, tags: new Set(['a', 'b']) };
-  await client.execute('INSERT INTO ty.nf (k, addr) VALUES (?, ?)', [1, value], { prepare: true });
-  await client.execute("INSERT INTO ty.nf (k, addr) VALUES (2, {street: 'Main St', zip: 12345, tags: {'b', 'a'}})");
-  await client.execute('UPDATE ty.nf SET addr.zip = ? WHERE k = ?', [54321, 2], { prepare: true });
-  const rs = await client.execute('SELECT k, addr FROM ty.nf WHERE k IN (1, 2)');
-  const got = Object.fromEntries(rs.rows.map((r) => [r.k, plain(r.addr)]));
-  assert.deepStrictEqual(got, { 1: plain(value), 2: plain({ ...value, zip: 54321 }) });
-});
+    const { client } = ctx;
+    await client.execute('CREATE TABLE ty.nf (k int PRIMARY KEY, addr address)');
+    const value = { street: 'Main St', zip: 12345, tags: new Set(['a', 'b']) };
+    await client.execute('INSERT INTO ty.nf (k, addr) VALUES (?, ?)', [1, value], { prepare: true });
+    await client.execute("INSERT INTO ty.nf (k, addr) VALUES (2, {street: 'Main St', zip: 12345, tags: {'b', 'a'}})");
+    await client.execute('UPDATE ty.nf SET addr.zip = ? WHERE k = ?', [54321, 2], { prepare: true });
+    const rs = await client.execute('SELECT k, addr FROM ty.nf WHERE k IN (1, 2)');
+    const got = Object.fromEntries(rs.rows.map((r) => [r.k, plain(r.addr)]));
+    assert.deepStrictEqual(got, { 1: plain(value), 2: plain({ ...value, zip: 54321 }) });
+  });
 
 driverLoggedNothing(ctx);
