@@ -3,10 +3,12 @@
 //! The node hands this crate parsed protocol requests (query text, bound values, paging state) and gets
 //! back typed results; it never sees storage. Errors are [`QueryError`], mapped to CQL codes by the node.
 
+mod auth;
 mod ddl;
 mod engine;
 mod error;
 mod modify;
+mod roles;
 mod select;
 mod system;
 mod values;
