@@ -704,3 +704,69 @@ async fn direct_writes_to_system_auth_are_seen() {
     .await;
     ok(&e, &mut alice, "INSERT INTO ks.u (k, v) VALUES (1, 1)").await;
 }
+
+#[tokio::test]
+async fn hashed_passwords_and_option_validation() {
+    let e = engine(true);
+    let mut admin = as_user("cassandra");
+    let hash = bcrypt::hash("pw", 4).expect("hashes");
+    ok(
+        &e,
+        &mut admin,
+        &format!("CREATE ROLE h WITH HASHED PASSWORD = '{hash}' AND LOGIN = true"),
+    )
+    .await;
+    e.authenticate("h", "pw").expect("the given hash is stored as is");
+    assert_eq!(
+        invalid(
+            &e,
+            &mut admin,
+            "CREATE ROLE h2 WITH HASHED PASSWORD = 'not-a-hash'"
+        )
+        .await,
+        "Invalid hashed password value. Please use jBcrypt."
+    );
+    assert_eq!(
+        invalid(
+            &e,
+            &mut admin,
+            "CREATE ROLE h3 WITH ACCESS TO DATACENTERS {'dc1'}"
+        )
+        .await,
+        "ACCESS TO DATACENTERS operations not supported by AllowAllNetworkAuthorizer"
+    );
+    // Hashes written by the node use the $2a$ form Cassandra's jBCrypt reads.
+    ok(&e, &mut admin, "ALTER ROLE h WITH PASSWORD = 'next'").await;
+    let (_, rows) = table(
+        ok(
+            &e,
+            &mut admin,
+            "SELECT salted_hash FROM system_auth.roles WHERE role = 'h'",
+        )
+        .await,
+    );
+    assert!(rows[0][0].starts_with("$2a$10$"), "{rows:?}");
+    e.authenticate("h", "next").expect("the new password works");
+}
+
+#[tokio::test]
+async fn anonymous_users_cannot_manage_roles() {
+    let local = LocalInfo {
+        password_auth: false,
+        ..engine(false).local().clone()
+    };
+    let e = QueryEngine::open(Arc::new(MemoryEngine::new()), local).expect("the engine opens");
+    let mut anonymous = ClientState::default();
+    assert_eq!(
+        denied(&e, &mut anonymous, "CREATE ROLE x").await,
+        "You have to be logged in and not anonymous to perform this request"
+    );
+    assert_eq!(
+        invalid(&e, &mut anonymous, "CREATE ROLE x WITH PASSWORD = 'p'").await,
+        "org.apache.cassandra.auth.CassandraRoleManager doesn't support PASSWORD"
+    );
+    assert_eq!(
+        denied(&e, &mut anonymous, "LIST ROLES").await,
+        "You have to be logged in and not anonymous to perform this request"
+    );
+}
