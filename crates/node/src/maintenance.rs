@@ -85,6 +85,7 @@ mod tests {
             release_version: "4.1.5".into(),
             tokens: vec![0],
             password_auth: false,
+            authorization: false,
         }
     }
 

@@ -21,6 +21,8 @@ const DEFAULT_LISTEN_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const EVENT_QUEUE: usize = 1024;
 /// Authenticator class names (without package) that make clients log in with a password.
 const PASSWORD_AUTHENTICATOR: &str = "PasswordAuthenticator";
+/// Authorizer class name (without package) that checks permissions against system_auth.
+const CASSANDRA_AUTHORIZER: &str = "CassandraAuthorizer";
 /// Default name of the admin API token file inside the first data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
@@ -82,6 +84,15 @@ impl Node {
             Identity::load_or_create(storage.as_ref(), config.num_tokens, &config.initial_tokens())?;
 
         let password_auth = config.authenticator.simple_name() == PASSWORD_AUTHENTICATOR;
+        let authorization = config.authorizer.simple_name() == CASSANDRA_AUTHORIZER;
+        if authorization && !password_auth {
+            // Permissions belong to logged-in roles, so Cassandra refuses this combination at startup.
+            return Err(NodeError::Config(format!(
+                "{} can't be used with {}",
+                config.authenticator.simple_name(),
+                config.authorizer.simple_name()
+            )));
+        }
         let local = LocalInfo {
             cluster_name: config.cluster_name.clone(),
             data_center: loaded.rackdc.dc.clone(),
@@ -95,6 +106,7 @@ impl Node {
             release_version: config.mica.release_version.clone(),
             tokens: identity.tokens.clone(),
             password_auth,
+            authorization,
         };
         let storage_dyn: Arc<dyn Engine> = storage.clone();
         let engine = QueryEngine::open(storage_dyn, local.clone())?;

@@ -4,11 +4,13 @@
 //! back typed results; it never sees storage. Errors are [`QueryError`], mapped to CQL codes by the node.
 
 mod alter;
+mod auth;
 mod ddl;
 mod describe;
 mod engine;
 mod error;
 mod modify;
+mod roles;
 mod select;
 mod system;
 mod trace_session;

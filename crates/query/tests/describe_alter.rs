@@ -22,6 +22,7 @@ fn local() -> LocalInfo {
         release_version: "4.1.5".into(),
         tokens: vec![-5, 7],
         password_auth: false,
+        authorization: false,
     }
 }
 
