@@ -3,9 +3,14 @@
 //! The node hands this crate parsed protocol requests (query text, bound values, paging state) and gets
 //! back typed results; it never sees storage. Errors are [`QueryError`], mapped to CQL codes by the node.
 
+mod cas;
+mod collections;
 mod ddl;
 mod engine;
 mod error;
+mod index;
+mod json_insert;
+mod lwt;
 mod modify;
 mod select;
 mod system;
