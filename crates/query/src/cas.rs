@@ -128,7 +128,7 @@ enum Target {
 /// The mutations of one statement: built already (INSERT), or built under the lock.
 enum Write<'a> {
     Ready(Vec<Mutation>),
-    Deferred(CasStatement<'a>, Arc<TableDef>),
+    Deferred(Box<CasStatement<'a>>, Arc<TableDef>),
 }
 
 /// A validated CAS request, ready to run under the partition lock.
@@ -233,7 +233,7 @@ impl QueryEngine {
                         Target::Static
                     };
                     let pk = single_key(keys.partitions)?;
-                    (pk, target, statics, Write::Deferred(st, t.clone()))
+                    (pk, target, statics, Write::Deferred(Box::new(st), t.clone()))
                 }
                 CasKind::Delete(del) => {
                     let keys = crate::modify::keys_from_where(&t, &del.where_clause, binds)?;
@@ -252,7 +252,7 @@ impl QueryEngine {
                         pk,
                         target,
                         statics || del.columns.is_empty(),
-                        Write::Deferred(st, t.clone()),
+                        Write::Deferred(Box::new(st), t.clone()),
                     )
                 }
             };
@@ -714,7 +714,15 @@ fn cas_result(plan: &Plan<'_>, failed: Option<&Current>) -> Result<QueryResult> 
     };
     let mut columns: Vec<usize> = Vec::new();
     if plan.wildcard {
+        // Cassandra's select order: key columns, then static, then regular columns by name.
+        let rank = |k: ColumnKind| match k {
+            ColumnKind::PartitionKey => 0,
+            ColumnKind::Clustering => 1,
+            ColumnKind::Static => 2,
+            ColumnKind::Regular => 3,
+        };
         columns.extend(0..t.columns.len());
+        columns.sort_by_key(|&i| rank(t.columns[i].kind));
     } else {
         if plan.is_batch {
             columns.extend(

@@ -466,9 +466,9 @@ pub(crate) fn check_assignment(c: &ColumnDef, a: &ast::Assignment) -> Result<()>
                 return Err(invalid(format!(
                     "Invalid operation ({op}) for frozen collection column {name}"
                 )));
-            } else if matches!(typ, CqlType::Map(..)) && matches!(value, ast::Term::List(_))
-                || matches!(typ, CqlType::Map(..))
-                    && matches!(value, ast::Term::Set(items) if !items.is_empty())
+            } else if matches!(typ, CqlType::Map(..))
+                && (matches!(value, ast::Term::List(_))
+                    || matches!(value, ast::Term::Set(items) if !items.is_empty()))
             {
                 return Err(invalid(format!(
                     "Value for a map addition has to be a map, but was: '{}'",

@@ -714,7 +714,9 @@ impl QueryEngine {
                     )));
                 }
                 let mut t = (**table).clone();
-                t.indexes.push(index.clone());
+                // Kept sorted by name, the clustering order of system_schema.indexes.
+                let at = t.indexes.partition_point(|i| i.name < index.name);
+                t.indexes.insert(at, index.clone());
                 let t = Arc::new(t);
                 let mut ks = (**ks).clone();
                 ks.tables.insert(t.name.clone(), t.clone());

@@ -44,8 +44,8 @@ async fn insert_if_not_exists_reports_the_existing_row() {
     assert_eq!(
         show(&r),
         (
-            ["[applied]", "k", "c", "n", "s", "v"].map(String::from).to_vec(),
-            expect(&[&["false", "1", "1", "10", "null", "'a'"]])
+            ["[applied]", "k", "c", "s", "n", "v"].map(String::from).to_vec(),
+            expect(&[&["false", "1", "1", "null", "10", "'a'"]])
         )
     );
     // The losing insert wrote nothing.
@@ -67,7 +67,7 @@ async fn insert_if_not_exists_reports_the_existing_row() {
         "INSERT INTO t (k, c, s) VALUES (2, 1, 8) IF NOT EXISTS",
     )
     .await;
-    assert_eq!(rows(&r), expect(&[&["false", "2", "1", "null", "7", "'x'"]]));
+    assert_eq!(rows(&r), expect(&[&["false", "2", "1", "7", "null", "'x'"]]));
 }
 
 #[tokio::test]
@@ -314,7 +314,7 @@ async fn conditional_batches() {
         "BEGIN BATCH INSERT INTO t (k, c, v) VALUES (1, 1, 'q') IF NOT EXISTS; UPDATE t SET v = 'r' WHERE k = 1 AND c = 3; APPLY BATCH",
     )
     .await;
-    assert_eq!(rows(&r), expect(&[&["false", "1", "1", "1", "null", "'a'"]]));
+    assert_eq!(rows(&r), expect(&[&["false", "1", "1", "null", "1", "'a'"]]));
 
     let errors = [
         (
