@@ -229,8 +229,17 @@ impl QueryEngine {
                     let statics = upd.assignments.iter().any(|a| is_static(&t, a.column()));
                     let target = if keys.clustering_columns == t.clustering_len() {
                         Target::Row(keys.clustering[0].clone())
-                    } else {
+                    } else if upd.assignments.iter().all(|a| is_static(&t, a.column())) {
                         Target::Static
+                    } else {
+                        return Err(invalid(format!(
+                            "Some clustering keys are missing: {}",
+                            t.clustering()
+                                .skip(keys.clustering_columns)
+                                .map(|c| c.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )));
                     };
                     let pk = single_key(keys.partitions)?;
                     (pk, target, statics, Write::Deferred(Box::new(st), t.clone()))
@@ -244,8 +253,12 @@ impl QueryEngine {
                         Target::Row(keys.clustering[0].clone())
                     } else if only_static {
                         Target::Static
-                    } else {
+                    } else if del.columns.is_empty() {
                         Target::Partition
+                    } else {
+                        return Err(invalid(
+                            "DELETE statements must restrict all PRIMARY KEY columns with equality relations in order to delete non static columns",
+                        ));
                     };
                     let pk = single_key(keys.partitions)?;
                     (
@@ -828,5 +841,31 @@ impl QueryEngine {
                 self.execute_cas(vec![one(statement)], false, None, options).await
             }
         }
+    }
+
+    /// Runs a protocol BATCH message containing conditional statements.
+    pub(crate) async fn execute_cas_batch(
+        &self,
+        children: &[(Arc<crate::engine::PreparedStatement>, ClientState, Binds<'_>)],
+        batch: &mica_cql_protocol::Batch,
+    ) -> Result<QueryResult> {
+        let statements = children
+            .iter()
+            .map(|(s, state, binds)| {
+                let statement = CasKind::from_kind(&s.statement.kind).ok_or_else(|| {
+                    invalid("Only INSERT, UPDATE and DELETE statements are allowed in a batch")
+                })?;
+                Ok(CasStatement {
+                    statement,
+                    state: state.clone(),
+                    binds: *binds,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let options = CasOptions {
+            consistency: batch.consistency,
+            serial_consistency: batch.serial_consistency,
+        };
+        self.execute_cas(statements, true, None, options).await
     }
 }

@@ -234,12 +234,12 @@ fn udt_field<'c>(c: &'c ColumnDef, field: &str) -> Result<(usize, &'c CqlType)> 
         })
 }
 
-/// Evaluates a list index (`l[i]`): null and unset are errors/no-ops exactly as in Cassandra.
+/// Evaluates a list index (`l[i]`): `None` when the bound value is unset; null is an error.
 fn list_index(key: &ast::Term, c: &ColumnDef, binds: Binds) -> Result<Option<i32>> {
-    match eval_value(key, &CqlType::Int, &format!("idx({})", c.name), binds) {
-        Ok(Some(CqlValue::Int(i))) => Ok(Some(i)),
-        Ok(Some(_)) => Err(invalid("Invalid list index")),
-        Ok(None) => match key {
+    match eval_value(key, &CqlType::Int, &format!("idx({})", c.name), binds)? {
+        Some(CqlValue::Int(i)) => Ok(Some(i)),
+        Some(_) => Err(invalid("Invalid list index")),
+        None => match key {
             ast::Term::Marker(m)
                 if matches!(binds.values.get(m.index), Some(mica_cql_protocol::Value::Unset)) =>
             {
@@ -247,7 +247,6 @@ fn list_index(key: &ast::Term, c: &ColumnDef, binds: Binds) -> Result<Option<i32
             }
             _ => Err(invalid("Invalid null value for list index")),
         },
-        Err(e) => Err(e),
     }
 }
 
@@ -264,20 +263,7 @@ pub(crate) fn set_list_index(
     let CqlType::List(el) = &c.typ else {
         return Err(invalid(format!("Invalid list operation on {}", c.name)));
     };
-    let idx = match eval_value(key, &CqlType::Int, &format!("idx({})", c.name), binds)? {
-        Some(CqlValue::Int(i)) => i,
-        Some(_) => return Err(invalid("Invalid list index")),
-        None => {
-            return Err(match key {
-                ast::Term::Marker(m)
-                    if matches!(binds.values.get(m.index), Some(mica_cql_protocol::Value::Unset)) =>
-                {
-                    invalid("Invalid unset value for list index")
-                }
-                _ => invalid("Invalid null value for list index"),
-            });
-        }
-    };
+    let idx = list_index(key, c, binds)?.ok_or_else(|| invalid("Invalid unset value for list index"))?;
     let value = eval_bytes(value, el, &format!("value({})", c.name), binds)?;
     let cells = current()?;
     if cells.is_empty() {

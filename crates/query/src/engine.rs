@@ -323,26 +323,7 @@ impl QueryEngine {
             .iter()
             .any(|(s, ..)| crate::cas::is_conditional(&s.statement.kind))
         {
-            let statements = children
-                .iter()
-                .map(|(s, state, binds)| {
-                    let statement = crate::cas::CasKind::from_kind(&s.statement.kind).ok_or_else(|| {
-                        crate::error::invalid(
-                            "Only INSERT, UPDATE and DELETE statements are allowed in a batch",
-                        )
-                    })?;
-                    Ok(crate::cas::CasStatement {
-                        statement,
-                        state: state.clone(),
-                        binds: *binds,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let options = crate::cas::CasOptions {
-                consistency: batch.consistency,
-                serial_consistency: batch.serial_consistency,
-            };
-            return self.execute_cas(statements, true, None, options).await;
+            return self.execute_cas_batch(&children, batch).await;
         }
         for (statement, scoped, binds) in &children {
             mutations.extend(self.mutations_for(

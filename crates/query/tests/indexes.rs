@@ -16,7 +16,9 @@ async fn create_and_drop_index() {
     ok(&e, &mut s, "CREATE TABLE t (k int, c int, v text, m map<text, int>, l list<int>, fl frozen<list<int>>, PRIMARY KEY (k, c))").await;
     let tables_before = storage.list_tables().expect("lists").len();
     let r = ok(&e, &mut s, "CREATE INDEX ON t (v)").await;
-    let QueryResult::SchemaChange(change) = r else { panic!("expected a schema change, got {r:?}") };
+    let QueryResult::SchemaChange(change) = r else {
+        panic!("expected a schema change, got {r:?}")
+    };
     assert_eq!(change.change_type, SchemaChangeType::Updated);
     assert_eq!(
         change.target,
@@ -52,20 +54,32 @@ async fn create_and_drop_index() {
     );
     let errors = [
         ("CREATE INDEX t_v_idx ON t (c)", "Index 't_v_idx' already exists"),
-        ("CREATE INDEX other ON t (v)", "Index other is a duplicate of existing index t_v_idx"),
+        (
+            "CREATE INDEX other ON t (v)",
+            "Index other is a duplicate of existing index t_v_idx",
+        ),
         ("CREATE INDEX ON t (nope)", "Column 'nope' doesn't exist"),
         ("CREATE INDEX ON nope (v)", "Table 'nope' doesn't exist"),
-        ("CREATE INDEX ON t (k)", "Cannot create secondary index on the only partition key column k"),
+        (
+            "CREATE INDEX ON t (k)",
+            "Cannot create secondary index on the only partition key column k",
+        ),
         (
             "CREATE INDEX ON t (fl)",
             "Cannot create values() index on frozen column fl. Frozen collections are immutable and must be fully indexed by using the 'full(fl)' modifier",
         ),
-        ("CREATE INDEX ON t (full(l))", "full() indexes can only be created on frozen collections"),
+        (
+            "CREATE INDEX ON t (full(l))",
+            "full() indexes can only be created on frozen collections",
+        ),
         (
             "CREATE INDEX ON t (keys(v))",
             "Cannot create keys() index on v. Non-collection columns only support simple indexes",
         ),
-        ("CREATE INDEX ON t (keys(l))", "Cannot create index on keys of column l with non-map type"),
+        (
+            "CREATE INDEX ON t (keys(l))",
+            "Cannot create index on keys of column l with non-map type",
+        ),
         ("DROP INDEX nope", "Index 'ks.nope' doesn't exist'"),
     ];
     for (q, msg) in errors {
@@ -84,7 +98,15 @@ async fn create_and_drop_index() {
     // Dropping the table drops its index storage too.
     ok(&e, &mut s, "DROP TABLE t").await;
     assert_eq!(storage.list_tables().expect("lists").len(), tables_before);
-    assert!(select(&e, &mut s, "SELECT index_name FROM system_schema.indexes WHERE keyspace_name = 'ks'").await.is_empty());
+    assert!(
+        select(
+            &e,
+            &mut s,
+            "SELECT index_name FROM system_schema.indexes WHERE keyspace_name = 'ks'"
+        )
+        .await
+        .is_empty()
+    );
     // And dropping a keyspace drops the index storage of its tables.
     ok(&e, &mut s, "CREATE TABLE t2 (k int PRIMARY KEY, v int)").await;
     ok(&e, &mut s, "CREATE INDEX ON t2 (v)").await;
@@ -96,7 +118,12 @@ async fn create_and_drop_index() {
 #[tokio::test]
 async fn partition_key_component_index() {
     let (e, _, mut s) = setup().await;
-    ok(&e, &mut s, "CREATE TABLE p (a int, b int, v int, PRIMARY KEY ((a, b)))").await;
+    ok(
+        &e,
+        &mut s,
+        "CREATE TABLE p (a int, b int, v int, PRIMARY KEY ((a, b)))",
+    )
+    .await;
     ok(&e, &mut s, "INSERT INTO p (a, b, v) VALUES (1, 2, 3)").await;
     ok(&e, &mut s, "CREATE INDEX ON p (b)").await;
     ok(&e, &mut s, "INSERT INTO p (a, b, v) VALUES (5, 2, 6)").await;
@@ -104,18 +131,37 @@ async fn partition_key_component_index() {
     let mut got = select(&e, &mut s, "SELECT a, v FROM p WHERE b = 2").await;
     got.sort();
     assert_eq!(got, expect(&[&["1", "3"], &["5", "6"]]));
-    assert_eq!(select(&e, &mut s, "SELECT a, v FROM p WHERE b = 8").await, expect(&[&["7", "9"]]));
+    assert_eq!(
+        select(&e, &mut s, "SELECT a, v FROM p WHERE b = 8").await,
+        expect(&[&["7", "9"]])
+    );
 }
 
 #[tokio::test]
 async fn queries_use_the_index_and_skip_stale_entries() {
     let (e, _, mut s) = setup().await;
-    ok(&e, &mut s, "CREATE TABLE t (k int, c int, v text, w int, s int static, PRIMARY KEY (k, c))").await;
-    assert_eq!(invalid(&e, &mut s, "SELECT * FROM t WHERE v = 'a'").await, NEEDS_FILTERING);
+    ok(
+        &e,
+        &mut s,
+        "CREATE TABLE t (k int, c int, v text, w int, s int static, PRIMARY KEY (k, c))",
+    )
+    .await;
+    assert_eq!(
+        invalid(&e, &mut s, "SELECT * FROM t WHERE v = 'a'").await,
+        NEEDS_FILTERING
+    );
     for k in 0..6 {
         for c in 0..2 {
             let v = if (k + c) % 2 == 0 { "a" } else { "b" };
-            ok(&e, &mut s, &format!("INSERT INTO t (k, c, v, w) VALUES ({k}, {c}, '{v}', {})", k * 10 + c)).await;
+            ok(
+                &e,
+                &mut s,
+                &format!(
+                    "INSERT INTO t (k, c, v, w) VALUES ({k}, {c}, '{v}', {})",
+                    k * 10 + c
+                ),
+            )
+            .await;
         }
     }
     // Built from the existing rows.
@@ -140,10 +186,7 @@ async fn queries_use_the_index_and_skip_stale_entries() {
     // Index results come in token order, like a table scan.
     let unfiltered: Vec<Vec<String>> = select(&e, &mut s, "SELECT k, c FROM t").await;
     let by_index = select(&e, &mut s, "SELECT k, c FROM t WHERE v = 'a'").await;
-    let expected_order: Vec<Vec<String>> = unfiltered
-        .into_iter()
-        .filter(|r| by_index.contains(r))
-        .collect();
+    let expected_order: Vec<Vec<String>> = unfiltered.into_iter().filter(|r| by_index.contains(r)).collect();
     assert_eq!(by_index, expected_order);
 
     // Writes after CREATE INDEX maintain it; overwritten and deleted values are skipped.
@@ -151,18 +194,37 @@ async fn queries_use_the_index_and_skip_stale_entries() {
     ok(&e, &mut s, "DELETE FROM t WHERE k = 1 AND c = 1").await;
     ok(&e, &mut s, "DELETE v FROM t WHERE k = 2 AND c = 0").await;
     ok(&e, &mut s, "INSERT INTO t (k, c, v, w) VALUES (9, 9, 'a', 99)").await;
-    ok(&e, &mut s, "INSERT INTO t (k, c, v, w) VALUES (8, 8, 'a', 88) USING TTL 1000").await;
+    ok(
+        &e,
+        &mut s,
+        "INSERT INTO t (k, c, v, w) VALUES (8, 8, 'a', 88) USING TTL 1000",
+    )
+    .await;
     let a = scan(select(&e, &mut s, "SELECT k, c FROM t WHERE v = 'a'").await);
-    assert_eq!(a, expect(&[&["3", "1"], &["4", "0"], &["5", "1"], &["8", "8"], &["9", "9"]]));
+    assert_eq!(
+        a,
+        expect(&[&["3", "1"], &["4", "0"], &["5", "1"], &["8", "8"], &["9", "9"]])
+    );
     // Combined with a partition key restriction, and with other filters.
-    assert_eq!(select(&e, &mut s, "SELECT c FROM t WHERE k = 4 AND v = 'a'").await, expect(&[&["0"]]));
-    assert_eq!(select(&e, &mut s, "SELECT c FROM t WHERE k = 4 AND v = 'b'").await, expect(&[&["1"]]));
+    assert_eq!(
+        select(&e, &mut s, "SELECT c FROM t WHERE k = 4 AND v = 'a'").await,
+        expect(&[&["0"]])
+    );
+    assert_eq!(
+        select(&e, &mut s, "SELECT c FROM t WHERE k = 4 AND v = 'b'").await,
+        expect(&[&["1"]])
+    );
     assert_eq!(
         invalid(&e, &mut s, "SELECT k FROM t WHERE v = 'a' AND w = 31").await,
         NEEDS_FILTERING
     );
     assert_eq!(
-        select(&e, &mut s, "SELECT k FROM t WHERE v = 'a' AND w = 31 ALLOW FILTERING").await,
+        select(
+            &e,
+            &mut s,
+            "SELECT k FROM t WHERE v = 'a' AND w = 31 ALLOW FILTERING"
+        )
+        .await,
         expect(&[&["3"]])
     );
     assert_eq!(
@@ -170,7 +232,9 @@ async fn queries_use_the_index_and_skip_stale_entries() {
         expect(&[&["7"]])
     );
     // Bound values.
-    let r = run_with(&e, &mut s, "SELECT k FROM t WHERE v = ?", vec![text("zz")]).await.expect("runs");
+    let r = run_with(&e, &mut s, "SELECT k FROM t WHERE v = ?", vec![text("zz")])
+        .await
+        .expect("runs");
     assert!(rows(&r).is_empty());
 
     // Paging through index results returns every row once.
@@ -182,8 +246,13 @@ async fn queries_use_the_index_and_skip_stale_entries() {
             paging_state: paging_state.clone(),
             ..QueryParameters::default()
         };
-        let r = e.query(&mut s, "SELECT k, c FROM t WHERE v = 'b'", &params).await.expect("runs");
-        let QueryResult::Rows { metadata, .. } = &r else { panic!() };
+        let r = e
+            .query(&mut s, "SELECT k, c FROM t WHERE v = 'b'", &params)
+            .await
+            .expect("runs");
+        let QueryResult::Rows { metadata, .. } = &r else {
+            panic!()
+        };
         paging_state = metadata.paging_state.clone();
         seen.extend(rows(&r));
         if paging_state.is_none() {
@@ -195,14 +264,24 @@ async fn queries_use_the_index_and_skip_stale_entries() {
 
     // After DROP INDEX the query needs filtering again.
     ok(&e, &mut s, "DROP INDEX t_v_idx").await;
-    assert_eq!(invalid(&e, &mut s, "SELECT * FROM t WHERE v = 'a'").await, NEEDS_FILTERING);
+    assert_eq!(
+        invalid(&e, &mut s, "SELECT * FROM t WHERE v = 'a'").await,
+        NEEDS_FILTERING
+    );
     // Recreating the index rebuilds it from the current data only.
     ok(&e, &mut s, "CREATE INDEX t_v_idx ON t (v)").await;
     let a = scan(select(&e, &mut s, "SELECT k, c FROM t WHERE v = 'a'").await);
-    assert_eq!(a, expect(&[&["3", "1"], &["4", "0"], &["5", "1"], &["8", "8"], &["9", "9"]]));
+    assert_eq!(
+        a,
+        expect(&[&["3", "1"], &["4", "0"], &["5", "1"], &["8", "8"], &["9", "9"]])
+    );
     // TRUNCATE empties the index too.
     ok(&e, &mut s, "TRUNCATE t").await;
-    assert!(select(&e, &mut s, "SELECT k FROM t WHERE v = 'a'").await.is_empty());
+    assert!(
+        select(&e, &mut s, "SELECT k FROM t WHERE v = 'a'")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -214,18 +293,46 @@ async fn collection_and_key_indexes() {
         "CREATE TABLE t (k int, c int, s int static, l list<text>, st set<int>, m map<text, int>, fl frozen<list<int>>, PRIMARY KEY (k, c))",
     )
     .await;
-    for idx in ["l", "st", "keys(m)", "values(m)", "entries(m)", "full(fl)", "c", "s"] {
+    for idx in [
+        "l",
+        "st",
+        "keys(m)",
+        "values(m)",
+        "entries(m)",
+        "full(fl)",
+        "c",
+        "s",
+    ] {
         ok(&e, &mut s, &format!("CREATE INDEX ON t ({idx})")).await;
     }
     ok(&e, &mut s, "INSERT INTO t (k, c, s, l, st, m, fl) VALUES (1, 1, 7, ['x', 'y'], {1, 2}, {'a': 1, 'b': 2}, [1, 2])").await;
-    ok(&e, &mut s, "INSERT INTO t (k, c, l, st, m, fl) VALUES (1, 2, ['y'], {2}, {'b': 3}, [3])").await;
-    ok(&e, &mut s, "INSERT INTO t (k, c, s, l, m) VALUES (2, 1, 8, ['z'], {'a': 2})").await;
+    ok(
+        &e,
+        &mut s,
+        "INSERT INTO t (k, c, l, st, m, fl) VALUES (1, 2, ['y'], {2}, {'b': 3}, [3])",
+    )
+    .await;
+    ok(
+        &e,
+        &mut s,
+        "INSERT INTO t (k, c, s, l, m) VALUES (2, 1, 8, ['z'], {'a': 2})",
+    )
+    .await;
     let cases: &[(&str, &[&[&str]])] = &[
-        ("SELECT k, c FROM t WHERE l CONTAINS 'y'", &[&["1", "1"], &["1", "2"]]),
+        (
+            "SELECT k, c FROM t WHERE l CONTAINS 'y'",
+            &[&["1", "1"], &["1", "2"]],
+        ),
         ("SELECT k, c FROM t WHERE l CONTAINS 'x'", &[&["1", "1"]]),
         ("SELECT k, c FROM t WHERE st CONTAINS 1", &[&["1", "1"]]),
-        ("SELECT k, c FROM t WHERE m CONTAINS KEY 'a'", &[&["1", "1"], &["2", "1"]]),
-        ("SELECT k, c FROM t WHERE m CONTAINS 2", &[&["1", "1"], &["2", "1"]]),
+        (
+            "SELECT k, c FROM t WHERE m CONTAINS KEY 'a'",
+            &[&["1", "1"], &["2", "1"]],
+        ),
+        (
+            "SELECT k, c FROM t WHERE m CONTAINS 2",
+            &[&["1", "1"], &["2", "1"]],
+        ),
         ("SELECT k, c FROM t WHERE m['b'] = 3", &[&["1", "2"]]),
         ("SELECT k, c FROM t WHERE fl = [1, 2]", &[&["1", "1"]]),
         ("SELECT k, c FROM t WHERE c = 2", &[&["1", "2"]]),
@@ -240,10 +347,24 @@ async fn collection_and_key_indexes() {
     ok(&e, &mut s, "UPDATE t SET l = l - ['y'] WHERE k = 1 AND c = 1").await;
     ok(&e, &mut s, "UPDATE t SET m['b'] = 4 WHERE k = 1 AND c = 2").await;
     ok(&e, &mut s, "UPDATE t SET s = 9 WHERE k = 1").await;
-    assert_eq!(select(&e, &mut s, "SELECT k, c FROM t WHERE l CONTAINS 'y'").await, expect(&[&["1", "2"]]));
-    assert!(select(&e, &mut s, "SELECT k, c FROM t WHERE m['b'] = 3").await.is_empty());
-    assert_eq!(select(&e, &mut s, "SELECT k, c FROM t WHERE m['b'] = 4").await, expect(&[&["1", "2"]]));
-    assert!(select(&e, &mut s, "SELECT k, c FROM t WHERE s = 7").await.is_empty());
+    assert_eq!(
+        select(&e, &mut s, "SELECT k, c FROM t WHERE l CONTAINS 'y'").await,
+        expect(&[&["1", "2"]])
+    );
+    assert!(
+        select(&e, &mut s, "SELECT k, c FROM t WHERE m['b'] = 3")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        select(&e, &mut s, "SELECT k, c FROM t WHERE m['b'] = 4").await,
+        expect(&[&["1", "2"]])
+    );
+    assert!(
+        select(&e, &mut s, "SELECT k, c FROM t WHERE s = 7")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -426,6 +426,14 @@ async fn conditional_statement_errors() {
             "DELETE statements must restrict all PRIMARY KEY columns with equality relations in order to use IF condition on non static columns",
         ),
         (
+            "DELETE v FROM t WHERE k = 1 IF EXISTS",
+            "DELETE statements must restrict all PRIMARY KEY columns with equality relations in order to delete non static columns",
+        ),
+        (
+            "UPDATE t SET v = 'a' WHERE k = 1 IF v = 'b'",
+            "Some clustering keys are missing: c",
+        ),
+        (
             "UPDATE t SET v = 'a' WHERE k = 1 AND c = 1 IF v[0] = 'a'",
             "Invalid element access syntax for non-collection column v",
         ),

@@ -30,7 +30,13 @@ pub fn local() -> LocalInfo {
 /// An engine over a fresh in-memory storage, with keyspace `ks` created and in use.
 pub async fn setup() -> (Arc<QueryEngine>, Arc<MemoryEngine>, ClientState) {
     let storage = Arc::new(MemoryEngine::new());
-    let e = QueryEngine::open(storage.clone(), local()).expect("the engine opens");
+    let (e, s) = setup_on(storage.clone()).await;
+    (e, storage, s)
+}
+
+/// An engine over the given storage, with keyspace `ks` created and in use.
+pub async fn setup_on(storage: Arc<dyn mica_storage::Engine>) -> (Arc<QueryEngine>, ClientState) {
+    let e = QueryEngine::open(storage, local()).expect("the engine opens");
     let mut s = ClientState::default();
     ok(
         &e,
@@ -39,7 +45,7 @@ pub async fn setup() -> (Arc<QueryEngine>, Arc<MemoryEngine>, ClientState) {
     )
     .await;
     ok(&e, &mut s, "USE ks").await;
-    (e, storage, s)
+    (e, s)
 }
 
 pub async fn run(e: &QueryEngine, s: &mut ClientState, q: &str) -> Result<QueryResult, QueryError> {
