@@ -12,7 +12,7 @@ use mica_cql_protocol::{ColumnSpec, Consistency, RowsMetadata};
 use mica_cql_syntax as ast;
 use mica_cql_types::{CqlType, CqlValue, decode_clustering_serialized, to_bytes};
 use mica_schema::{ColumnKind, TableDef};
-use mica_storage::{Clustering, Durable, Mutation, PartitionKey, ReadSelection, TableId};
+use mica_storage::{Clustering, Durable, PartitionKey, ReadSelection, TableId};
 
 use crate::collections::StoragePrefetch;
 use crate::engine::{ClientState, QueryEngine, QueryResult};
@@ -20,9 +20,9 @@ use crate::error::{QueryError, Result, invalid};
 use crate::lwt::{Access, ColumnCondition, CurrentRow, Outcome, RowConditions, evaluate_conditions};
 use crate::values::{Binds, Evaluated, eval_bytes, eval_value, split_partition_key};
 
-/// The timestamp the mutations of a conditional INSERT are first built with; they are shifted to the
-/// LWT timestamp once the conditions hold (INSERT needs no read, so it can be built before locking).
-const PLACEHOLDER_TIMESTAMP: i64 = 0;
+/// The timestamp of the probe mutation a conditional INSERT is built with to learn its key; the
+/// real mutation is built from the same evaluated values with the LWT timestamp under the lock.
+const PROBE_TIMESTAMP: i64 = 0;
 
 /// Whether a statement has an IF clause and must run as a lightweight transaction.
 pub(crate) fn is_conditional(kind: &ast::StatementKind) -> bool {
@@ -125,9 +125,15 @@ enum Target {
     Partition,
 }
 
-/// The mutations of one statement: built already (INSERT), or built under the lock.
+/// How a statement's mutations are built under the lock: an INSERT from its already evaluated
+/// values, an UPDATE/DELETE from the statement (it may read the row first).
 enum Write<'a> {
-    Ready(Vec<Mutation>),
+    Insert {
+        table: Arc<TableDef>,
+        values: Vec<(String, Evaluated)>,
+        using: ast::Using,
+        binds: Binds<'a>,
+    },
     Deferred(Box<CasStatement<'a>>, Arc<TableDef>),
 }
 
@@ -202,8 +208,12 @@ impl QueryEngine {
             };
             let (pk, target, updates_static, write) = match &st.statement {
                 CasKind::Insert(ins) => {
-                    let wp = crate::modify::write_params(&ins.using, &t, binds, PLACEHOLDER_TIMESTAMP, now)?;
-                    let mutations = crate::modify::insert(&t, ins, binds, &wp)?;
+                    let values: Vec<(String, Evaluated)> = crate::modify::insert_values(&t, ins, binds)?
+                        .into_iter()
+                        .map(|(n, v)| (n.to_string(), v))
+                        .collect();
+                    let wp = crate::modify::write_params(&ins.using, &t, binds, PROBE_TIMESTAMP, now)?;
+                    let mutations = crate::modify::insert_assigned(&t, borrowed(&values), &wp)?;
                     let base = mutations
                         .iter()
                         .find(|m| m.table == TableId(t.id))
@@ -221,7 +231,12 @@ impl QueryEngine {
                         base.key.key.clone(),
                         Target::Row(ck),
                         updates_static,
-                        Write::Ready(mutations),
+                        Write::Insert {
+                            table: t.clone(),
+                            values,
+                            using: ins.using.clone(),
+                            binds,
+                        },
                     )
                 }
                 CasKind::Update(upd) => {
@@ -353,11 +368,14 @@ impl QueryEngine {
         let mut mutations = Vec::new();
         for write in plan.writes {
             match write {
-                Write::Ready(mut ready) => {
-                    for m in &mut ready {
-                        shift_timestamps(m, timestamp - PLACEHOLDER_TIMESTAMP);
-                    }
-                    mutations.extend(ready);
+                Write::Insert {
+                    table: t,
+                    values,
+                    using,
+                    binds,
+                } => {
+                    let wp = crate::modify::write_params(&using, &t, binds, timestamp, now)?;
+                    mutations.extend(crate::modify::insert_assigned(&t, borrowed(&values), &wp)?);
                 }
                 Write::Deferred(st, t) => {
                     let prefetch = StoragePrefetch {
@@ -681,29 +699,9 @@ pub(crate) fn bind_condition(table: &TableDef, r: &ast::Relation, binds: Binds) 
     })
 }
 
-/// Moves every timestamp of a mutation by `delta` (INSERT mutations are built before the LWT
-/// timestamp is known; all their timestamps derive from the same write timestamp).
-fn shift_timestamps(m: &mut Mutation, delta: i64) {
-    if let Some(d) = &mut m.partition_deletion {
-        d.timestamp += delta;
-    }
-    for rt in &mut m.range_tombstones {
-        rt.deletion.timestamp += delta;
-    }
-    for row in &mut m.rows {
-        if let Some(marker) = &mut row.marker {
-            marker.timestamp += delta;
-        }
-        if let Some(d) = &mut row.deletion {
-            d.timestamp += delta;
-        }
-        for (_, d) in &mut row.column_deletions {
-            d.timestamp += delta;
-        }
-        for cell in &mut row.cells {
-            cell.timestamp += delta;
-        }
-    }
+/// Evaluated INSERT values with borrowed column names, as the INSERT builder takes them.
+fn borrowed(values: &[(String, Evaluated)]) -> Vec<(&str, Evaluated)> {
+    values.iter().map(|(n, v)| (n.as_str(), v.clone())).collect()
 }
 
 /// The `[applied]` result: `true` alone, or `false` followed by the current values of the rows the

@@ -333,13 +333,22 @@ pub(crate) fn insert(
     binds: Binds,
     wp: &WriteParams,
 ) -> Result<Vec<Mutation>> {
+    let assigned = insert_values(table, ins, binds)?;
+    insert_assigned(table, assigned, wp)
+}
+
+/// The evaluated value of every column an INSERT assigns (terms are evaluated exactly once, so a
+/// conditional INSERT can build its mutation later with the LWT timestamp).
+pub(crate) fn insert_values<'a>(
+    table: &'a TableDef,
+    ins: &'a ast::Insert,
+    binds: Binds,
+) -> Result<Vec<(&'a str, Evaluated)>> {
     if table.is_counter {
         return Err(invalid(
             "INSERT statements are not allowed on counter tables, use UPDATE instead",
         ));
     }
-    let mut pk = Vec::new();
-    let mut clustering = Vec::new();
     let mut assigned = Vec::new();
     match &ins.values {
         ast::InsertValues::Columns { columns, values } => {
@@ -359,6 +368,17 @@ pub(crate) fn insert(
             assigned = crate::json_insert::assignments(table, json, *default_unset, binds)?;
         }
     }
+    Ok(assigned)
+}
+
+/// Builds the mutation of an INSERT from its evaluated column values.
+pub(crate) fn insert_assigned(
+    table: &TableDef,
+    assigned: Vec<(&str, Evaluated)>,
+    wp: &WriteParams,
+) -> Result<Vec<Mutation>> {
+    let mut pk = Vec::new();
+    let mut clustering = Vec::new();
     for c in table.partition_key() {
         let v = assigned
             .iter()

@@ -629,3 +629,31 @@ fn concurrent_compare_and_set_loses_no_update() {
     let total = rt.block_on(select(&e, &mut s, "SELECT n FROM t WHERE k = 1 AND c = 1"));
     assert_eq!(total, expect(&[&[&(WRITERS as i32 * INCREMENTS).to_string()]]));
 }
+
+/// A conditional INSERT evaluates its values once and builds list cells with the LWT timestamp, so
+/// later appends and prepends order correctly around them.
+#[tokio::test]
+async fn conditional_insert_lists_order_like_plain_inserts() {
+    let (e, _, mut s) = setup().await;
+    ok(
+        &e,
+        &mut s,
+        "CREATE TABLE l (k int PRIMARY KEY, l list<int>, t timeuuid)",
+    )
+    .await;
+    ok(
+        &e,
+        &mut s,
+        "INSERT INTO l (k, l, t) VALUES (1, [1, 2], now()) IF NOT EXISTS",
+    )
+    .await;
+    ok(&e, &mut s, "UPDATE l SET l = [0] + l WHERE k = 1").await;
+    ok(&e, &mut s, "UPDATE l SET l = l + [3] WHERE k = 1").await;
+    assert_eq!(
+        select(&e, &mut s, "SELECT l FROM l WHERE k = 1").await,
+        expect(&[&["[0, 1, 2, 3]"]])
+    );
+    let stored = select(&e, &mut s, "SELECT t FROM l WHERE k = 1").await;
+    let r = ok(&e, &mut s, "INSERT INTO l (k, t) VALUES (1, now()) IF NOT EXISTS").await;
+    assert_eq!(rows(&r)[0][3], stored[0][0]);
+}
