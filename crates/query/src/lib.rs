@@ -5,10 +5,15 @@
 
 mod alter;
 mod auth;
+mod cas;
+mod collections;
 mod ddl;
 mod describe;
 mod engine;
 mod error;
+mod index;
+mod json_insert;
+mod lwt;
 mod modify;
 mod roles;
 mod select;

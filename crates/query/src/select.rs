@@ -131,7 +131,16 @@ fn fill_cells(table: &TableDef, cells: &[CellView], row: &mut FullRow, now_secon
         if group.is_empty() {
             continue;
         }
-        if c.typ.is_multicell() {
+        if matches!(c.typ, CqlType::Udt(_)) {
+            let cells: Vec<(Vec<u8>, Vec<u8>)> = group
+                .iter()
+                .filter_map(|cell| match (&cell.path, &cell.value) {
+                    (Some(p), Value::Bytes(v)) => Some((p.clone(), v.clone())),
+                    _ => None,
+                })
+                .collect();
+            row.values[idx] = crate::collections::multicell_value(&c.typ, &cells)?;
+        } else if c.typ.is_multicell() {
             let mut body = Vec::new();
             body.extend_from_slice(&(group.len() as i32).to_be_bytes());
             for cell in &group {
@@ -300,7 +309,18 @@ impl QueryEngine {
         let mut filters = Vec::new();
         let mut token_filters = Vec::new();
         let mut needs_filtering = false;
+        let mut index: Option<crate::index::IndexRestriction> = None;
         for r in &sel.where_clause {
+            if index.is_none()
+                && !table.is_virtual
+                && let Some(ix) = crate::index::restriction_for(table, r, binds)?
+            {
+                let on_key = table.columns[ix.column].is_primary_key();
+                index = Some(ix);
+                if !on_key {
+                    continue;
+                }
+            }
             match &r.lhs {
                 ast::RelationLhs::Column(name) => {
                     let i =
@@ -402,7 +422,9 @@ impl QueryEngine {
 
         let mut rows: Vec<FullRow> = Vec::new();
         let mut more = false;
-        let accept = |row: &FullRow| filters.iter().all(|f| f.matches(row));
+        let accept = |row: &FullRow| {
+            filters.iter().all(|f| f.matches(row)) && index.as_ref().is_none_or(|ix| ix.matches(&row.values))
+        };
         let token_ok = |key: &[u8]| {
             let t = mica_types::Token::for_key(key).0;
             token_filters.iter().all(|f| match f.op {
@@ -521,6 +543,23 @@ impl QueryEngine {
                     &ReadSelection::all(),
                     now_seconds,
                 )?;
+                let mut prows = Vec::new();
+                if let Some(view) = view {
+                    rows_of_partition(table, &view, now_seconds, &mut prows)?;
+                }
+                if !push_partition(prows, &mut rows, &mut more) {
+                    break;
+                }
+            }
+        } else if let Some(ix) = &index {
+            let from = resume.as_ref().map(|r| r.key.as_slice());
+            for (pk, selection) in ix.candidates(&*self.storage, now_seconds, from)? {
+                if !token_ok(&pk.key) {
+                    continue;
+                }
+                let view = self
+                    .storage
+                    .read_partition(TableId(table.id), &pk, &selection, now_seconds)?;
                 let mut prows = Vec::new();
                 if let Some(view) = view {
                     rows_of_partition(table, &view, now_seconds, &mut prows)?;
