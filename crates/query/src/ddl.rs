@@ -323,7 +323,7 @@ impl QueryEngine {
                             return Err(QueryError::AlreadyExists {
                                 keyspace: c.name.clone(),
                                 table: String::new(),
-                                message: format!("Keyspace {} already exists", c.name),
+                                message: format!("Cannot add existing keyspace \"{}\"", c.name),
                             });
                         }
                         schema.keyspaces.insert(
@@ -430,7 +430,10 @@ impl QueryEngine {
                             return Err(QueryError::AlreadyExists {
                                 keyspace: ks_name.clone(),
                                 table: c.name.name.clone(),
-                                message: format!("Object {}.{} already exists", ks_name, c.name.name),
+                                message: format!(
+                                    "Cannot add already existing table \"{}\" to keyspace \"{}\"",
+                                    c.name.name, ks_name
+                                ),
                             });
                         }
                         let types = ks.types.clone();

@@ -596,6 +596,21 @@ impl QueryEngine {
                 typ,
             });
         }
+        // `m = m - ?` on a map removes a set of keys: the marker is typed as that set, as Cassandra does.
+        if let (K::Update(upd), Some(t)) = (&statement.kind, &table) {
+            for a in &upd.assignments {
+                if let mica_cql_syntax::Assignment::Subtract {
+                    column,
+                    value: mica_cql_syntax::Term::Marker(m),
+                } = a
+                    && let Some(mica_cql_types::CqlType::Map(k, _)) =
+                        t.column(column).map(|c| c.typ.unfrozen())
+                    && let Some(v) = variables.get_mut(m.index)
+                {
+                    v.typ = mica_cql_types::CqlType::Set(k.clone());
+                }
+            }
+        }
         let mut pk_indexes = Vec::new();
         if let Some(t) = &table {
             for c in t.partition_key() {
