@@ -316,6 +316,8 @@ node_config! {
         memtable_flush_writers: Option<u32> = None,
         /// `None`: "auto", min(5% of heap, 100MiB).
         key_cache_size: Option<DataStorage> = None,
+        /// `None`: the smaller of 1/4 of the heap and 512MiB (the chunk cache).
+        file_cache_size: Option<DataStorage> = None,
         row_cache_size: DataStorage = DataStorage::mebibytes(0),
         /// `None`: "auto", min(2.5% of heap, 50MiB).
         counter_cache_size: Option<DataStorage> = None,

@@ -23,6 +23,12 @@ const EVENT_QUEUE: usize = 1024;
 const PASSWORD_AUTHENTICATOR: &str = "PasswordAuthenticator";
 /// Authorizer class name (without package) that checks permissions against system_auth.
 const CASSANDRA_AUTHORIZER: &str = "CassandraAuthorizer";
+/// A table's memtable is this fraction of the node's memtable budget ...
+const MEMTABLE_SHARES: u64 = 8;
+/// ... but never smaller than this (tiny memtables flush constantly) ...
+const MIN_TABLE_MEMTABLE: u64 = 1 << 20;
+/// ... nor larger than this (large ones make flushes and restarts slow).
+const MAX_TABLE_MEMTABLE: u64 = 256 << 20;
 /// Default name of the admin API token file inside the first data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
@@ -241,6 +247,29 @@ fn engine_config(config: &NodeConfig, data_dir: PathBuf) -> EngineConfig {
             window: config.commitlog_sync_group_window,
         },
     };
+    // Cassandra sizes its memtables as one budget for all tables (memtable_heap_space + memtable_offheap_space)
+    // and flushes the largest when it fills; fjall's write-buffer ceiling is that budget. A single table's
+    // memtable gets a share of it so that several busy tables fit.
+    let memtable_budget = [config.memtable_heap_space, config.memtable_offheap_space]
+        .into_iter()
+        .flatten()
+        .map(|d| d.as_bytes())
+        .sum::<u64>();
+    if memtable_budget > 0 {
+        engine.write_buffer_bytes = Some(memtable_budget);
+        engine.memtable_bytes =
+            (memtable_budget / MEMTABLE_SHARES).clamp(MIN_TABLE_MEMTABLE, MAX_TABLE_MEMTABLE);
+    }
+    // Mica has one block cache where Cassandra has a key cache and a chunk (file) cache; it gets both budgets.
+    let cache = [config.key_cache_size, config.file_cache_size]
+        .into_iter()
+        .flatten()
+        .map(|d| d.as_bytes())
+        .sum::<u64>();
+    if cache > 0 {
+        engine.cache_bytes = cache;
+    }
+    engine.worker_threads = config.concurrent_compactors.map(|n| n as usize);
     engine
 }
 
@@ -433,6 +462,28 @@ mod tests {
 
     fn config(yaml: &str) -> NodeConfig {
         NodeConfig::from_yaml_str(yaml, Path::new("/tmp")).unwrap().config
+    }
+
+    #[test]
+    fn memory_settings_reach_the_storage_engine() {
+        let defaults = engine_config(&config("cluster_name: x\n"), PathBuf::from("/tmp/d"));
+        assert_eq!(defaults.write_buffer_bytes, None);
+        assert_eq!(defaults.cache_bytes, EngineConfig::new("/tmp/d").cache_bytes);
+
+        let c = config(
+            "memtable_heap_space: 512MiB\nmemtable_offheap_space: 512MiB\nkey_cache_size: 100MiB\n\
+             file_cache_size: 156MiB\nconcurrent_compactors: 2\n",
+        );
+        let e = engine_config(&c, PathBuf::from("/tmp/d"));
+        assert_eq!(e.write_buffer_bytes, Some(1 << 30));
+        assert_eq!(e.memtable_bytes, 128 << 20);
+        assert_eq!(e.cache_bytes, 256 << 20);
+        assert_eq!(e.worker_threads, Some(2));
+
+        // The legacy spelling in megabytes means the same, and a tiny budget still leaves a usable memtable.
+        let e = engine_config(&config("memtable_heap_space_in_mb: 4\n"), PathBuf::from("/tmp/d"));
+        assert_eq!(e.write_buffer_bytes, Some(4 << 20));
+        assert_eq!(e.memtable_bytes, MIN_TABLE_MEMTABLE);
     }
 
     #[test]
