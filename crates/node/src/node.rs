@@ -248,15 +248,14 @@ fn engine_config(config: &NodeConfig, data_dir: PathBuf) -> EngineConfig {
         },
     };
     // Cassandra sizes its memtables as one budget for all tables (memtable_heap_space + memtable_offheap_space)
-    // and flushes the largest when it fills; fjall's write-buffer ceiling is that budget. A single table's
-    // memtable gets a share of it so that several busy tables fit.
+    // and flushes the largest when it fills. fjall flushes per table, so each table's memtable gets a share of
+    // the budget that lets several busy tables fit in it.
     let memtable_budget = [config.memtable_heap_space, config.memtable_offheap_space]
         .into_iter()
         .flatten()
         .map(|d| d.as_bytes())
         .sum::<u64>();
     if memtable_budget > 0 {
-        engine.write_buffer_bytes = Some(memtable_budget);
         engine.memtable_bytes =
             (memtable_budget / MEMTABLE_SHARES).clamp(MIN_TABLE_MEMTABLE, MAX_TABLE_MEMTABLE);
     }
@@ -467,7 +466,10 @@ mod tests {
     #[test]
     fn memory_settings_reach_the_storage_engine() {
         let defaults = engine_config(&config("cluster_name: x\n"), PathBuf::from("/tmp/d"));
-        assert_eq!(defaults.write_buffer_bytes, None);
+        assert_eq!(
+            defaults.memtable_bytes,
+            EngineConfig::new("/tmp/d").memtable_bytes
+        );
         assert_eq!(defaults.cache_bytes, EngineConfig::new("/tmp/d").cache_bytes);
 
         let c = config(
@@ -475,14 +477,12 @@ mod tests {
              file_cache_size: 156MiB\nconcurrent_compactors: 2\n",
         );
         let e = engine_config(&c, PathBuf::from("/tmp/d"));
-        assert_eq!(e.write_buffer_bytes, Some(1 << 30));
         assert_eq!(e.memtable_bytes, 128 << 20);
         assert_eq!(e.cache_bytes, 256 << 20);
         assert_eq!(e.worker_threads, Some(2));
 
         // The legacy spelling in megabytes means the same, and a tiny budget still leaves a usable memtable.
         let e = engine_config(&config("memtable_heap_space_in_mb: 4\n"), PathBuf::from("/tmp/d"));
-        assert_eq!(e.write_buffer_bytes, Some(4 << 20));
         assert_eq!(e.memtable_bytes, MIN_TABLE_MEMTABLE);
     }
 

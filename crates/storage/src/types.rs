@@ -378,8 +378,6 @@ pub struct EngineConfig {
     pub cache_bytes: u64,
     /// Memtable size per table in bytes, before it is flushed.
     pub memtable_bytes: u64,
-    /// Ceiling on all tables' memtables together; the largest are flushed past it (`None`: fjall's default).
-    pub write_buffer_bytes: Option<u64>,
     /// Background worker threads for flushes and compactions (`None`: fjall's default).
     pub worker_threads: Option<usize>,
 }
@@ -394,7 +392,6 @@ impl EngineConfig {
             },
             cache_bytes: 64 * 1024 * 1024,
             memtable_bytes: 16 * 1024 * 1024,
-            write_buffer_bytes: None,
             worker_threads: None,
         }
     }

@@ -117,9 +117,6 @@ impl FjallEngine {
         if let Some(n) = config.worker_threads {
             builder = builder.worker_threads(n.max(1));
         }
-        if config.write_buffer_bytes.is_some() {
-            builder = builder.max_write_buffer_size(config.write_buffer_bytes);
-        }
         let db = builder.open()?;
         let path = config.data_dir.display().to_string();
 
