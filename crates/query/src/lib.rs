@@ -3,11 +3,18 @@
 //! The node hands this crate parsed protocol requests (query text, bound values, paging state) and gets
 //! back typed results; it never sees storage. Errors are [`QueryError`], mapped to CQL codes by the node.
 
+mod aggregate;
+mod arith;
 mod ddl;
 mod engine;
 mod error;
+mod functions;
+mod markers;
 mod modify;
+mod read;
+mod restrictions;
 mod select;
+mod selection;
 mod system;
 mod values;
 
