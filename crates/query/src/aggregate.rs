@@ -118,9 +118,18 @@ pub(crate) enum State {
     Extreme(Option<Vec<u8>>),
     /// Integer sums and averages: an exact sum, truncated to the type's width at the end, which is what
     /// Java's wrapping accumulation gives for sums.
-    Integer { sum: i128, count: i64 },
-    Varint { sum: BigInt, count: i64 },
-    Decimal { sum: BigDecimal, count: i64 },
+    Integer {
+        sum: i128,
+        count: i64,
+    },
+    Varint {
+        sum: BigInt,
+        count: i64,
+    },
+    Decimal {
+        sum: BigDecimal,
+        count: i64,
+    },
     Float(FloatSum),
 }
 
@@ -218,7 +227,8 @@ impl Aggregate {
                 let replace = match best {
                     None => true,
                     Some(b) => {
-                        let ord = compare_serialized(&self.arg, bytes, b).unwrap_or(std::cmp::Ordering::Equal);
+                        let ord =
+                            compare_serialized(&self.arg, bytes, b).unwrap_or(std::cmp::Ordering::Equal);
                         match self.kind {
                             AggKind::Min => ord == std::cmp::Ordering::Less,
                             _ => ord == std::cmp::Ordering::Greater,
@@ -342,11 +352,19 @@ mod tests {
         assert_eq!(run("sum", CqlType::Int, &big), Some(CqlValue::Int(-2)));
         assert_eq!(run("avg", CqlType::Int, &big), Some(CqlValue::Int(i32::MAX)));
         assert_eq!(
-            run("avg", CqlType::Tinyint, &[CqlValue::Tinyint(-3), CqlValue::Tinyint(0)]),
+            run(
+                "avg",
+                CqlType::Tinyint,
+                &[CqlValue::Tinyint(-3), CqlValue::Tinyint(0)]
+            ),
             Some(CqlValue::Tinyint(-1))
         );
         assert_eq!(
-            run("sum", CqlType::Counter, &[CqlValue::Counter(3), CqlValue::Counter(4)]),
+            run(
+                "sum",
+                CqlType::Counter,
+                &[CqlValue::Counter(3), CqlValue::Counter(4)]
+            ),
             Some(CqlValue::Bigint(7))
         );
     }
@@ -354,8 +372,14 @@ mod tests {
     #[test]
     fn floating_and_decimal_aggregates() {
         let doubles = [11.5, 9.5, 9.0].map(CqlValue::Double).to_vec();
-        assert_eq!(run("sum", CqlType::Double, &doubles), Some(CqlValue::Double(30.0)));
-        assert_eq!(run("avg", CqlType::Double, &doubles), Some(CqlValue::Double(10.0)));
+        assert_eq!(
+            run("sum", CqlType::Double, &doubles),
+            Some(CqlValue::Double(30.0))
+        );
+        assert_eq!(
+            run("avg", CqlType::Double, &doubles),
+            Some(CqlValue::Double(10.0))
+        );
         assert_eq!(run("avg", CqlType::Double, &[]), Some(CqlValue::Double(0.0)));
         let dec = |s: &str| CqlValue::Decimal(mica_cql_types::parse_decimal(s).expect("decimal"));
         let decimals = [dec("11.5"), dec("1.5"), dec("2.0")];
@@ -363,7 +387,11 @@ mod tests {
         assert_eq!(run("avg", CqlType::Decimal, &decimals), Some(dec("5.0")));
         assert_eq!(run("avg", CqlType::Decimal, &[]), Some(dec("0")));
         assert_eq!(
-            run("max", CqlType::Varchar, &[CqlValue::Text("b".into()), CqlValue::Text("a".into())]),
+            run(
+                "max",
+                CqlType::Varchar,
+                &[CqlValue::Text("b".into()), CqlValue::Text("a".into())]
+            ),
             Some(CqlValue::Text("b".into()))
         );
     }
@@ -377,12 +405,9 @@ mod tests {
             err.to_string()
                 .starts_with("Invalid call to function system.sum, none of its type signatures match")
         );
-        let count = resolve(
-            "count",
-            &[ArgKind::Literal(mica_cql_types::LiteralKind::Integer)],
-        )
-        .expect("native")
-        .expect("count(1)");
+        let count = resolve("count", &[ArgKind::Literal(mica_cql_types::LiteralKind::Integer)])
+            .expect("native")
+            .expect("count(1)");
         assert_eq!(count.kind, AggKind::CountRows);
         assert!(resolve("median", &[]).is_none());
     }

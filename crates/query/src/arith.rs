@@ -81,7 +81,9 @@ pub(crate) fn result_type(op: ArithOp, l: &CqlType, r: &CqlType) -> Option<CqlTy
         });
     }
     match (l, r, op) {
-        (CqlType::Timestamp | CqlType::Date, CqlType::Duration, ArithOp::Add | ArithOp::Sub) => Some(l.clone()),
+        (CqlType::Timestamp | CqlType::Date, CqlType::Duration, ArithOp::Add | ArithOp::Sub) => {
+            Some(l.clone())
+        }
         _ => None,
     }
 }
@@ -208,8 +210,11 @@ pub(crate) fn apply(
         CqlType::Int => integer!(i32, Int),
         CqlType::Bigint => integer!(i64, Bigint),
         CqlType::Varint => {
-            let (x, y) = (as_bigint(&a).ok_or_else(unsupported)?, as_bigint(&b).ok_or_else(unsupported)?);
-            if matches!(op, ArithOp::Div | ArithOp::Rem) && y == BigInt::from(0) {
+            let (x, y) = (
+                as_bigint(&a).ok_or_else(unsupported)?,
+                as_bigint(&b).ok_or_else(unsupported)?,
+            );
+            if matches!(op, ArithOp::Div | ArithOp::Rem) && bigdecimal::Zero::is_zero(&y) {
                 return Err(fail("BigInteger divide by zero"));
             }
             CqlValue::Varint(match op {
@@ -221,7 +226,10 @@ pub(crate) fn apply(
             })
         }
         CqlType::Float => {
-            let (x, y) = (as_f64(&a).ok_or_else(unsupported)? as f32, as_f64(&b).ok_or_else(unsupported)? as f32);
+            let (x, y) = (
+                as_f64(&a).ok_or_else(unsupported)? as f32,
+                as_f64(&b).ok_or_else(unsupported)? as f32,
+            );
             CqlValue::Float(match op {
                 ArithOp::Add => x + y,
                 ArithOp::Sub => x - y,
@@ -231,7 +239,10 @@ pub(crate) fn apply(
             })
         }
         CqlType::Double => {
-            let (x, y) = (as_f64(&a).ok_or_else(unsupported)?, as_f64(&b).ok_or_else(unsupported)?);
+            let (x, y) = (
+                as_f64(&a).ok_or_else(unsupported)?,
+                as_f64(&b).ok_or_else(unsupported)?,
+            );
             CqlValue::Double(match op {
                 ArithOp::Add => x + y,
                 ArithOp::Sub => x - y,
@@ -243,7 +254,7 @@ pub(crate) fn apply(
         CqlType::Decimal => {
             let x = as_decimal(&a).ok_or_else(|| fail("value is not a finite number"))?;
             let y = as_decimal(&b).ok_or_else(|| fail("value is not a finite number"))?;
-            if matches!(op, ArithOp::Div | ArithOp::Rem) && y == BigDecimal::from(0) {
+            if matches!(op, ArithOp::Div | ArithOp::Rem) && bigdecimal::Zero::is_zero(&y) {
                 return Err(fail(if op == ArithOp::Div {
                     "Division by zero"
                 } else {
@@ -290,8 +301,14 @@ fn add_duration(v: &CqlValue, d: CqlDuration) -> Option<CqlValue> {
     let day = ms.div_euclid(datetime::MILLIS_PER_DAY);
     let in_day = ms.rem_euclid(datetime::MILLIS_PER_DAY);
     let (y, m, dd) = datetime::civil_from_days(day);
-    let total_months = y.checked_mul(12)?.checked_add(i64::from(m) - 1)?.checked_add(i64::from(d.months))?;
-    let (ny, nm) = (total_months.div_euclid(12), (total_months.rem_euclid(12) + 1) as u32);
+    let total_months = y
+        .checked_mul(12)?
+        .checked_add(i64::from(m) - 1)?
+        .checked_add(i64::from(d.months))?;
+    let (ny, nm) = (
+        total_months.div_euclid(12),
+        (total_months.rem_euclid(12) + 1) as u32,
+    );
     let month_len = {
         let next = if nm == 12 { (ny + 1, 1) } else { (ny, nm + 1) };
         datetime::days_from_civil(next.0, next.1, 1) - datetime::days_from_civil(ny, nm, 1)
@@ -310,7 +327,9 @@ fn add_duration(v: &CqlValue, d: CqlDuration) -> Option<CqlValue> {
 
 /// `-x` for a serialized numeric (or duration) value.
 pub(crate) fn negate(ty: &CqlType, v: Option<&[u8]>, ret: &CqlType) -> Result<Option<Vec<u8>>> {
-    let Some(value) = decode(ty, v)? else { return Ok(None) };
+    let Some(value) = decode(ty, v)? else {
+        return Ok(None);
+    };
     let out = match value {
         CqlValue::Tinyint(x) => CqlValue::Tinyint(x.wrapping_neg()),
         CqlValue::Smallint(x) => CqlValue::Smallint(x.wrapping_neg()),
@@ -353,13 +372,19 @@ mod tests {
     #[test]
     fn result_types_follow_cassandra() {
         use CqlType as T;
-        assert_eq!(result_type(ArithOp::Add, &T::Tinyint, &T::Smallint), Some(T::Smallint));
+        assert_eq!(
+            result_type(ArithOp::Add, &T::Tinyint, &T::Smallint),
+            Some(T::Smallint)
+        );
         assert_eq!(result_type(ArithOp::Add, &T::Int, &T::Float), Some(T::Float));
         assert_eq!(result_type(ArithOp::Add, &T::Bigint, &T::Float), Some(T::Double));
         assert_eq!(result_type(ArithOp::Add, &T::Varint, &T::Float), Some(T::Decimal));
         assert_eq!(result_type(ArithOp::Add, &T::Counter, &T::Int), Some(T::Bigint));
         assert_eq!(result_type(ArithOp::Add, &T::Varint, &T::Bigint), Some(T::Varint));
-        assert_eq!(result_type(ArithOp::Sub, &T::Timestamp, &T::Duration), Some(T::Timestamp));
+        assert_eq!(
+            result_type(ArithOp::Sub, &T::Timestamp, &T::Duration),
+            Some(T::Timestamp)
+        );
         assert_eq!(result_type(ArithOp::Mul, &T::Timestamp, &T::Duration), None);
         assert_eq!(result_type(ArithOp::Add, &T::Varchar, &T::Int), None);
     }
@@ -368,29 +393,55 @@ mod tests {
     fn java_semantics() {
         use CqlType as T;
         assert_eq!(
-            run(ArithOp::Add, (T::Int, CqlValue::Int(i32::MAX)), (T::Int, CqlValue::Int(1))),
+            run(
+                ArithOp::Add,
+                (T::Int, CqlValue::Int(i32::MAX)),
+                (T::Int, CqlValue::Int(1))
+            ),
             CqlValue::Int(i32::MIN)
         );
         assert_eq!(
-            run(ArithOp::Div, (T::Int, CqlValue::Int(-7)), (T::Int, CqlValue::Int(2))),
+            run(
+                ArithOp::Div,
+                (T::Int, CqlValue::Int(-7)),
+                (T::Int, CqlValue::Int(2))
+            ),
             CqlValue::Int(-3)
         );
         assert_eq!(
-            run(ArithOp::Rem, (T::Int, CqlValue::Int(-7)), (T::Int, CqlValue::Int(2))),
+            run(
+                ArithOp::Rem,
+                (T::Int, CqlValue::Int(-7)),
+                (T::Int, CqlValue::Int(2))
+            ),
             CqlValue::Int(-1)
         );
         assert_eq!(
-            run(ArithOp::Div, (T::Float, CqlValue::Float(1.0)), (T::Float, CqlValue::Float(5.5))),
+            run(
+                ArithOp::Div,
+                (T::Float, CqlValue::Float(1.0)),
+                (T::Float, CqlValue::Float(5.5))
+            ),
             CqlValue::Float(0.18181819)
         );
         assert_eq!(
             run(ArithOp::Div, (T::Decimal, dec("8.5")), (T::Int, CqlValue::Int(3))),
             dec("2.833333333333333333333333333333333")
         );
-        assert_eq!(run(ArithOp::Div, (T::Decimal, dec("8.5")), (T::Decimal, dec("8.5"))), dec("1"));
-        assert_eq!(run(ArithOp::Mul, (T::Decimal, dec("8.5")), (T::Int, CqlValue::Int(1))), dec("8.5"));
         assert_eq!(
-            run(ArithOp::Add, (T::Varint, CqlValue::Varint(7.into())), (T::Float, CqlValue::Float(5.5))),
+            run(ArithOp::Div, (T::Decimal, dec("8.5")), (T::Decimal, dec("8.5"))),
+            dec("1")
+        );
+        assert_eq!(
+            run(ArithOp::Mul, (T::Decimal, dec("8.5")), (T::Int, CqlValue::Int(1))),
+            dec("8.5")
+        );
+        assert_eq!(
+            run(
+                ArithOp::Add,
+                (T::Varint, CqlValue::Varint(7.into())),
+                (T::Float, CqlValue::Float(5.5))
+            ),
             dec("12.5")
         );
         let err = apply(

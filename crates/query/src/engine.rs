@@ -549,6 +549,11 @@ impl QueryEngine {
             _ => None,
         };
         let table = table_name.map(|n| self.resolve_table(state, n)).transpose()?;
+        // The selection is checked first so that its errors win over those of its bind markers.
+        let result = match (&statement.kind, &table) {
+            (K::Select(sel), Some(t)) => crate::read::result_columns(t, sel, &self.schema())?,
+            _ => Vec::new(),
+        };
         let mut variables = Vec::new();
         for m in &statement.bind_markers {
             let (name, typ) = marker_spec(table.as_deref(), &m.role)?;
@@ -579,10 +584,6 @@ impl QueryEngine {
                 }
             }
         }
-        let result = match (&statement.kind, &table) {
-            (K::Select(sel), Some(t)) => crate::read::result_columns(t, sel, &self.schema())?,
-            _ => Vec::new(),
-        };
         Ok((variables, pk_indexes, result))
     }
 }

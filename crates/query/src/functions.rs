@@ -84,7 +84,7 @@ fn conversion_type(name: &str) -> Option<CqlType> {
 /// Every overload of a native function name: `(function, argument types, return type)`.
 /// `None` when no native function has that name. Both the 4.1 spellings (`toTimestamp`) and the
 /// snake-case aliases Cassandra 5.0 added (`to_timestamp`) are known.
-fn overloads(name: &str, table: &TableDef) -> Option<Vec<(Scalar, Vec<CqlType>, CqlType)>> {
+fn overloads(name: &str, table: Option<&TableDef>) -> Option<Vec<(Scalar, Vec<CqlType>, CqlType)>> {
     use CqlType as T;
     let one = |s: Scalar, args: Vec<CqlType>, ret: CqlType| Some(vec![(s, args, ret)]);
     match name {
@@ -112,7 +112,7 @@ fn overloads(name: &str, table: &TableDef) -> Option<Vec<(Scalar, Vec<CqlType>, 
         ]),
         "token" => one(
             Scalar::Token,
-            table.partition_key().map(|c| c.typ.clone()).collect(),
+            table?.partition_key().map(|c| c.typ.clone()).collect(),
             T::Bigint,
         ),
         _ => {
@@ -170,7 +170,7 @@ pub(crate) fn resolve(
     name: &str,
     args: &[ArgKind],
     arg_texts: &[String],
-    table: &TableDef,
+    table: Option<&TableDef>,
 ) -> Result<Resolved> {
     let shown = match keyspace {
         Some(ks) => format!("{ks}.{name}"),
@@ -309,7 +309,9 @@ pub(crate) fn execute(f: &Resolved, args: &[Option<Vec<u8>>]) -> Result<Option<V
         Scalar::CurrentTime => {
             const NANOS_PER_MILLI: i64 = 1_000_000;
             const MILLIS_PER_DAY: i64 = 86_400_000;
-            Some(CqlValue::Time(now_ms.rem_euclid(MILLIS_PER_DAY) * NANOS_PER_MILLI))
+            Some(CqlValue::Time(
+                now_ms.rem_euclid(MILLIS_PER_DAY) * NANOS_PER_MILLI,
+            ))
         }
         Scalar::MinTimeuuid | Scalar::MaxTimeuuid => match decode(&f.args[0], arg(0))? {
             Some(CqlValue::Timestamp(ms)) => Some(CqlValue::Timeuuid(if f.scalar == Scalar::MinTimeuuid {
@@ -321,9 +323,7 @@ pub(crate) fn execute(f: &Resolved, args: &[Option<Vec<u8>>]) -> Result<Option<V
         },
         Scalar::ToDate => decode(&f.args[0], arg(0))?.as_ref().and_then(to_date),
         Scalar::ToTimestamp => decode(&f.args[0], arg(0))?.as_ref().and_then(to_timestamp),
-        Scalar::ToUnixTimestamp => decode(&f.args[0], arg(0))?
-            .as_ref()
-            .and_then(to_unix_timestamp),
+        Scalar::ToUnixTimestamp => decode(&f.args[0], arg(0))?.as_ref().and_then(to_unix_timestamp),
         Scalar::Token => {
             let mut parts = Vec::with_capacity(args.len());
             for a in args {
@@ -359,8 +359,61 @@ pub(crate) fn execute(f: &Resolved, args: &[Option<Vec<u8>>]) -> Result<Option<V
 /// The type of parameter `position` of native function `name` when every overload agrees on it (used to
 /// describe a bind marker passed as a function argument); `None` when it is unknown or ambiguous.
 pub(crate) fn param_type(name: &str, position: usize, table: &TableDef) -> Option<CqlType> {
-    let overloads = overloads(name, table)?;
+    let overloads = overloads(name, Some(table))?;
     let mut types = overloads.iter().filter_map(|(_, args, _)| args.get(position));
     let first = types.next()?.clone();
     types.all(|t| *t == first).then_some(first)
+}
+
+/// The type of a term used as a function argument, as far as it has one of its own.
+fn term_kind(term: &mica_cql_syntax::Term) -> ArgKind {
+    use mica_cql_syntax::{Literal, Term};
+    match term {
+        Term::Literal(l) => ArgKind::Literal(match l {
+            Literal::String(_) => LiteralKind::String,
+            Literal::Integer(_) => LiteralKind::Integer,
+            Literal::Float(_) => LiteralKind::Float,
+            Literal::Boolean(_) => LiteralKind::Boolean,
+            Literal::Uuid(_) => LiteralKind::Uuid,
+            Literal::Blob(_) => LiteralKind::Hex,
+            Literal::Duration(_) => LiteralKind::Duration,
+        }),
+        Term::TypeHint { ty, .. } => {
+            crate::ddl::resolve_type(ty, &|_| None).map_or(ArgKind::Untyped, ArgKind::Typed)
+        }
+        _ => ArgKind::Untyped,
+    }
+}
+
+/// Evaluates a native function call used as a term (in VALUES, SET or WHERE), e.g.
+/// `maxTimeuuid('2013-01-01 00:05+0000')` or `blobAsInt(0x00000001)`, for a receiver of type `ty`.
+pub(crate) fn call_term(
+    name: &str,
+    args: &[mica_cql_syntax::Term],
+    ty: &CqlType,
+    receiver: &str,
+    binds: crate::values::Binds,
+) -> Result<CqlValue> {
+    let lname = name.to_ascii_lowercase();
+    let kinds: Vec<ArgKind> = args.iter().map(term_kind).collect();
+    let texts: Vec<String> = args.iter().map(crate::selection::term_text).collect();
+    // `token()` needs the table; as a term it only appears in token relations, handled there.
+    let f = resolve(None, &lname, &kinds, &texts, None)?;
+    if f.ret.unfrozen() != ty.unfrozen() && !matches!(ty, CqlType::Blob | CqlType::Custom(_)) {
+        return Err(invalid(format!(
+            "Type error: cannot assign result of function {} (type {}) to {receiver} (type {})",
+            f.name,
+            f.ret.cql_name(),
+            ty.cql_name()
+        )));
+    }
+    let mut values = Vec::with_capacity(args.len());
+    for (arg, param) in args.iter().zip(&f.args) {
+        values.push(match crate::values::eval_bytes(arg, param, receiver, binds)? {
+            crate::values::Evaluated::Bytes(b) => Some(b),
+            _ => None,
+        });
+    }
+    let out = execute(&f, &values)?.ok_or_else(|| invalid(format!("Invalid null value for {receiver}")))?;
+    deserialize(ty, &out).map_err(|e| invalid(e.to_string()))
 }

@@ -25,7 +25,11 @@ const MAX_UNPAGED_ROWS: usize = 1_000_000;
 const PAGING_STATE_VERSION: u8 = 2;
 
 /// The result columns of a SELECT, exactly as execution returns them (prepared statement metadata).
-pub(crate) fn result_columns(table: &TableDef, sel: &ast::Select, schema: &Schema) -> Result<Vec<ColumnSpec>> {
+pub(crate) fn result_columns(
+    table: &TableDef,
+    sel: &ast::Select,
+    schema: &Schema,
+) -> Result<Vec<ColumnSpec>> {
     let udt = udt_lookup(schema, &table.keyspace);
     let projection = Projection::prepare(table, sel, None, &udt)?;
     Structure::check(table, sel, &projection)?;
@@ -33,7 +37,10 @@ pub(crate) fn result_columns(table: &TableDef, sel: &ast::Select, schema: &Schem
 }
 
 fn udt_lookup(schema: &Schema, keyspace: &str) -> impl Fn(&str) -> Option<Arc<UdtDef>> {
-    let types = schema.keyspace(keyspace).map(|k| k.types.clone()).unwrap_or_default();
+    let types = schema
+        .keyspace(keyspace)
+        .map(|k| k.types.clone())
+        .unwrap_or_default();
     move |name: &str| types.get(name).cloned()
 }
 
@@ -193,7 +200,9 @@ fn group_by_len(table: &TableDef, sel: &ast::Select, eq: &[usize]) -> Result<usi
         }
     }
     if next < table.partition_key_len() {
-        return Err(invalid("Group by is not supported on only a part of the partition key"));
+        return Err(invalid(
+            "Group by is not supported on only a part of the partition key",
+        ));
     }
     if sel.distinct && next > table.partition_key_len() {
         return Err(invalid(
@@ -348,7 +357,11 @@ impl Sink<'_> {
             }
             Some(n) => {
                 let key: Vec<Option<Vec<u8>>> = row.values[..n].to_vec();
-                if self.open.as_ref().is_some_and(|g| g.key == key && g.partition == row.key) {
+                if self
+                    .open
+                    .as_ref()
+                    .is_some_and(|g| g.key == key && g.partition == row.key)
+                {
                     if let Some(g) = &mut self.open {
                         self.projection.feed(&mut g.group, &row)?;
                         g.last = (row.key.clone(), row.clustering.clone());
@@ -381,7 +394,11 @@ impl Sink<'_> {
     fn close_group(&mut self) -> Result<()> {
         if let Some(g) = self.open.take() {
             let output = self.projection.group_row(&g.group)?;
-            let first = if self.keep_rows { g.group.first_row().cloned() } else { None };
+            let first = if self.keep_rows {
+                g.group.first_row().cloned()
+            } else {
+                None
+            };
             self.out.push((first, output));
             if self.group_len != Some(0) {
                 self.in_partition += 1;
@@ -544,11 +561,15 @@ impl Reader<'_> {
                 clustering: Some((index as u64).to_be_bytes().to_vec()),
             };
             if let Some(r) = self.resume
-                && r.clustering.as_ref().is_some_and(|c| row.clustering.as_ref().is_some_and(|rc| rc <= c))
+                && r.clustering
+                    .as_ref()
+                    .is_some_and(|c| row.clustering.as_ref().is_some_and(|rc| rc <= c))
             {
                 continue;
             }
-            if !self.restrictions.token_ok(&row.key) || !self.restrictions.filters.iter().all(|f| f.matches(&row)) {
+            if !self.restrictions.token_ok(&row.key)
+                || !self.restrictions.filters.iter().all(|f| f.matches(&row))
+            {
                 continue;
             }
             if !sink.push(row)? {
@@ -631,7 +652,12 @@ pub(crate) fn execute(
         && restrictions.keys.as_ref().is_some_and(|k| k.len() > 1)
         && !structure.ordering.is_empty();
     let aggregate_all = structure.group_len == Some(0);
-    if multi_partition_order && !aggregate_all && structure.group_len.is_none() && page_size.is_some_and(|p| p > 0) && limit > page {
+    if multi_partition_order
+        && !aggregate_all
+        && structure.group_len.is_none()
+        && page_size.is_some_and(|p| p > 0)
+        && limit > page
+    {
         return Err(invalid(
             "Cannot page queries with both ORDER BY and a IN restriction on the partition key; you must either remove the ORDER BY or the IN and sort client side, or disable paging for this query",
         ));
@@ -652,8 +678,8 @@ pub(crate) fn execute(
             rows: Vec::new(),
         });
     }
-    let row_limit = (restrictions.filters.is_empty() && structure.group_len.is_none() && !single_page)
-        .then(|| {
+    let row_limit =
+        (restrictions.filters.is_empty() && structure.group_len.is_none() && !single_page).then(|| {
             let l = want.saturating_add(1);
             per_partition.map_or(l, |p| p.min(l))
         });

@@ -63,7 +63,9 @@ impl RowFilter {
                 values,
                 typ,
             } => {
-                let Some(v) = &row.values[*column] else { return false };
+                let Some(v) = &row.values[*column] else {
+                    return false;
+                };
                 let cmp = |x: &Vec<u8>| compare_serialized(typ, v, x).unwrap_or(Ordering::Less);
                 match op {
                     ast::Operator::In => values.iter().any(|x| cmp(x) == Ordering::Equal),
@@ -76,7 +78,9 @@ impl RowFilter {
                 value,
                 typ,
             } => {
-                let Some(v) = &row.values[*column] else { return false };
+                let Some(v) = &row.values[*column] else {
+                    return false;
+                };
                 let Ok(collection) = mica_cql_types::deserialize(typ, v) else {
                     return false;
                 };
@@ -341,7 +345,9 @@ fn tuple_values(term: &ast::Term, types: &[CqlType], names: &[String], binds: Bi
                     .zip(types)
                     .map(|(v, ty)| match v {
                         Some(v) => mica_cql_types::to_bytes(&v, ty).map_err(|e| invalid(e.to_string())),
-                        None => Err(invalid(format!("Invalid null value in condition for column {label}"))),
+                        None => Err(invalid(format!(
+                            "Invalid null value in condition for column {label}"
+                        ))),
                     })
                     .collect(),
                 _ => Err(invalid(format!("Invalid tuple value for {label}"))),
@@ -441,7 +447,10 @@ pub(crate) fn analyze(
                 let c = &table.columns[i];
                 match r.op {
                     ast::Operator::Neq => {
-                        return Err(invalid(format!("Unsupported \"!=\" relation: {}", relation_text(r))));
+                        return Err(invalid(format!(
+                            "Unsupported \"!=\" relation: {}",
+                            relation_text(r)
+                        )));
                     }
                     ast::Operator::IsNotNull => {
                         return Err(invalid(format!("Unsupported restriction: {}", relation_text(r))));
@@ -527,7 +536,9 @@ pub(crate) fn analyze(
                     ast::Operator::Lt | ast::Operator::Le | ast::Operator::Gt | ast::Operator::Ge
                 );
                 if slice && c.typ.any_nested(&|t| matches!(t, CqlType::Duration)) {
-                    return Err(invalid("Slice restrictions are not supported on duration columns"));
+                    return Err(invalid(
+                        "Slice restrictions are not supported on duration columns",
+                    ));
                 }
                 let values = if r.op == ast::Operator::In {
                     in_values(&r.rhs, &c.typ, name, binds)?
@@ -560,7 +571,11 @@ pub(crate) fn analyze(
                                 if p.other {
                                     return Err(invalid(format!(
                                         "{name} cannot be restricted by more than one relation if it includes {}",
-                                        if r.op == ast::Operator::In { "a IN" } else { "an Equal" }
+                                        if r.op == ast::Operator::In {
+                                            "a IN"
+                                        } else {
+                                            "an Equal"
+                                        }
                                     )));
                                 }
                                 p.is_in = r.op == ast::Operator::In;
@@ -677,18 +692,29 @@ pub(crate) fn analyze(
                                     .into_iter()
                                     .zip(&types)
                                     .map(|(v, ty)| {
-                                        v.ok_or_else(|| invalid(format!("Invalid null value in condition for column {label}")))
-                                            .and_then(|v| {
-                                                mica_cql_types::to_bytes(&v, ty).map_err(|e| invalid(e.to_string()))
-                                            })
+                                        v.ok_or_else(|| {
+                                            invalid(format!(
+                                                "Invalid null value in condition for column {label}"
+                                            ))
+                                        })
+                                        .and_then(|v| {
+                                            mica_cql_types::to_bytes(&v, ty)
+                                                .map_err(|e| invalid(e.to_string()))
+                                        })
                                     })
                                     .collect::<Result<_>>()?,
                             );
                         }
                         tuples
                     }
-                    (ast::Operator::Eq | ast::Operator::Lt | ast::Operator::Le | ast::Operator::Gt | ast::Operator::Ge,
-                        ast::RelationRhs::Term(t)) => vec![tuple_values(t, &types, names, binds)?],
+                    (
+                        ast::Operator::Eq
+                        | ast::Operator::Lt
+                        | ast::Operator::Le
+                        | ast::Operator::Gt
+                        | ast::Operator::Ge,
+                        ast::RelationRhs::Term(t),
+                    ) => vec![tuple_values(t, &types, names, binds)?],
                     _ => {
                         return Err(invalid(format!(
                             "Unsupported multi-column relation: {}",
@@ -742,13 +768,23 @@ pub(crate) fn analyze(
                     )));
                 }
                 let ast::RelationRhs::Term(t) = &r.rhs else {
-                    return Err(invalid(format!("{} cannot be used with the token function", r.op.as_str())));
+                    return Err(invalid(format!(
+                        "{} cannot be used with the token function",
+                        r.op.as_str()
+                    )));
                 };
                 if !matches!(
                     r.op,
-                    ast::Operator::Eq | ast::Operator::Lt | ast::Operator::Le | ast::Operator::Gt | ast::Operator::Ge
+                    ast::Operator::Eq
+                        | ast::Operator::Lt
+                        | ast::Operator::Le
+                        | ast::Operator::Gt
+                        | ast::Operator::Ge
                 ) {
-                    return Err(invalid(format!("{} cannot be used with the token function", r.op.as_str())));
+                    return Err(invalid(format!(
+                        "{} cannot be used with the token function",
+                        r.op.as_str()
+                    )));
                 }
                 out.tokens.push((r.op, token_value(t, table, binds)?));
             }
@@ -856,11 +892,7 @@ fn merge_clustering(
                 )));
             }
             (
-                CKind::Slice {
-                    lower,
-                    upper,
-                    multi,
-                },
+                CKind::Slice { lower, upper, multi },
                 CKind::Slice {
                     lower: nl,
                     upper: nu,
@@ -1034,7 +1066,9 @@ fn slices(
         // first column alone (inclusively) and let the filter decide.
         let uniform = cols.iter().all(|c| c.descending == cols[0].descending);
         let bound = |b: &Option<(Vec<Vec<u8>>, bool)>| -> Result<Option<(Vec<u8>, bool)>> {
-            let Some((values, inclusive)) = b else { return Ok(None) };
+            let Some((values, inclusive)) = b else {
+                return Ok(None);
+            };
             let mut full = p.clone();
             if *multi && !uniform {
                 full.push(values[0].clone());

@@ -286,8 +286,13 @@ pub(crate) fn term_text(t: &ast::Term) -> String {
             args.iter().map(term_text).collect::<Vec<_>>().join(", ")
         ),
         ast::Term::List(items) => format!("[{}]", items.iter().map(term_text).collect::<Vec<_>>().join(", ")),
-        ast::Term::Set(items) => format!("{{{}}}", items.iter().map(term_text).collect::<Vec<_>>().join(", ")),
-        ast::Term::Tuple(items) => format!("({})", items.iter().map(term_text).collect::<Vec<_>>().join(", ")),
+        ast::Term::Set(items) => format!(
+            "{{{}}}",
+            items.iter().map(term_text).collect::<Vec<_>>().join(", ")
+        ),
+        ast::Term::Tuple(items) => {
+            format!("({})", items.iter().map(term_text).collect::<Vec<_>>().join(", "))
+        }
         ast::Term::Map(entries) => format!(
             "{{{}}}",
             entries
@@ -511,7 +516,11 @@ impl Preparer<'_> {
             ast::Selectable::Negate(arg) => {
                 let n = self.node(arg, None)?;
                 let ty = arith::negation_type(&n.ty).ok_or_else(|| {
-                    invalid(format!("the '-' operation is not supported on {} of type {}", n.name, n.ty.cql_name()))
+                    invalid(format!(
+                        "the '-' operation is not supported on {} of type {}",
+                        n.name,
+                        n.ty.cql_name()
+                    ))
                 })?;
                 let name = match n.op {
                     Some(_) => format!("-({})", n.name),
@@ -601,7 +610,11 @@ impl Preparer<'_> {
     fn collection(&self, nodes: Vec<Node>, ty: CqlType, open: &str, close: &str) -> Node {
         let name = format!(
             "{open}{}{close}",
-            nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
+            nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         Node {
             aggregate: nodes.iter().any(|n| n.aggregate),
@@ -648,7 +661,11 @@ impl Preparer<'_> {
         if c.typ.is_multicell() {
             return Err(invalid(format!(
                 "Cannot use selection function {shown} on non-frozen {} {name}",
-                if c.typ.is_collection() { "collection" } else { "UDT" }
+                if c.typ.is_collection() {
+                    "collection"
+                } else {
+                    "UDT"
+                }
             )));
         }
         let (expr, ty) = match kind {
@@ -696,7 +713,10 @@ impl Preparer<'_> {
             let shown = format!(
                 "{SYSTEM}.{}({})",
                 name.name,
-                args.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
+                args.iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             return Ok(self.aggregate(agg, args, shown));
         }
@@ -709,7 +729,13 @@ impl Preparer<'_> {
                 _ => String::new(),
             })
             .collect();
-        let resolved = functions::resolve(name.keyspace.as_deref(), &name.name, &kinds, &texts, self.table)?;
+        let resolved = functions::resolve(
+            name.keyspace.as_deref(),
+            &name.name,
+            &kinds,
+            &texts,
+            Some(self.table),
+        )?;
         // Second pass: constants take the parameter types of the chosen overload.
         let mut nodes = Vec::with_capacity(args.len());
         for ((a, t), param) in args.iter().zip(typed).zip(&resolved.args) {
@@ -728,7 +754,11 @@ impl Preparer<'_> {
         let shown = format!(
             "{}({})",
             resolved.name,
-            nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
+            nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         Ok(Node {
             ty: resolved.ret.clone(),
@@ -894,9 +924,9 @@ fn eval(n: &Node, row: Option<&FullRow>, aggs: &[Option<Vec<u8>>]) -> Result<Opt
                     && to.as_ref().is_none_or(|t| compare(&key_ty, k, t).is_le())
             };
             let sliced = match decode(&arg.ty, eval(arg, row, aggs)?.as_deref())? {
-                Some(CqlValue::Map(entries)) => {
-                    Some(CqlValue::Map(entries.into_iter().filter(|(k, _)| inside(k)).collect()))
-                }
+                Some(CqlValue::Map(entries)) => Some(CqlValue::Map(
+                    entries.into_iter().filter(|(k, _)| inside(k)).collect(),
+                )),
                 Some(CqlValue::Set(items)) => Some(CqlValue::Set(items.into_iter().filter(inside).collect())),
                 _ => None,
             };
@@ -960,11 +990,7 @@ pub(crate) fn check_distinct(
     }
     let missing: Vec<&str> = table
         .partition_key()
-        .filter(|c| {
-            !referenced
-                .iter()
-                .any(|&i| table.columns[i].name == c.name)
-        })
+        .filter(|c| !referenced.iter().any(|&i| table.columns[i].name == c.name))
         .map(|c| c.name.as_str())
         .collect();
     if !missing.is_empty() {

@@ -253,13 +253,7 @@ pub(crate) fn call_scalar(
                 _ => CqlValue::Bigint(ms),
             }
         }
-        _ => {
-            return Err(invalid(format!(
-                "Unknown function {name} called with {} arguments (receiver {receiver} of type {})",
-                args.len(),
-                ty.cql_name()
-            )));
-        }
+        _ => return crate::functions::call_term(name, args, ty, receiver, binds),
     };
     Ok(value)
 }
