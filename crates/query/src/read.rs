@@ -10,7 +10,10 @@ use mica_cql_protocol::{ColumnSpec, RowsMetadata};
 use mica_cql_syntax as ast;
 use mica_cql_types::{CqlType, UdtDef, compare_serialized};
 use mica_schema::{ColumnKind, Schema, TableDef};
-use mica_storage::{PartitionKey, ReadSelection, ScanLimits, ScanRange, ScanStart, TableId};
+use mica_storage::{
+    Clustering, ClusteringBound, PartitionKey, ReadSelection, ScanLimits, ScanRange, ScanStart, TableId,
+};
+use std::ops::Bound;
 
 use crate::engine::{QueryEngine, QueryResult};
 use crate::error::{QueryError, Result, invalid};
@@ -436,14 +439,26 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn selection(&self, limit: Option<usize>) -> ReadSelection {
-        ReadSelection {
-            slices: self.restrictions.slices.clone(),
+    /// The storage selection; `after` restricts it to rows following that clustering (in read order),
+    /// and `None` means no row can follow it.
+    fn selection(&self, limit: Option<usize>, after: Option<&[u8]>) -> Option<ReadSelection> {
+        let slices = match after {
+            Some(last) => {
+                let s = resume_slices(&self.restrictions.slices, last, self.reversed);
+                if s.is_empty() {
+                    return None;
+                }
+                s
+            }
+            None => self.restrictions.slices.clone(),
+        };
+        Some(ReadSelection {
+            slices,
             include_static: true,
             reversed: self.reversed,
             limit_rows: if self.distinct { Some(1) } else { limit },
             columns: None,
-        }
+        })
     }
 
     /// The selected rows of one partition view, filtered.
@@ -491,12 +506,21 @@ impl Reader<'_> {
                 if !self.restrictions.token_ok(key) {
                     continue;
                 }
-                let resuming = self.resume.is_some_and(|r| r.key == *key);
-                let limit = if resuming { None } else { self.row_limit };
+                let after = self
+                    .resume
+                    .filter(|r| r.key == *key)
+                    .map(|r| r.clustering.as_deref());
+                // A partition the previous page ended on with a static-only (or DISTINCT) row is done.
+                if after == Some(None) {
+                    continue;
+                }
+                let Some(selection) = self.selection(self.row_limit, after.flatten()) else {
+                    continue;
+                };
                 let view = self.engine.storage.read_partition(
                     table_id,
                     &PartitionKey::new(key.clone()),
-                    &self.selection(limit),
+                    &selection,
                     self.now_seconds,
                 )?;
                 let Some(view) = view else { continue };
@@ -510,9 +534,17 @@ impl Reader<'_> {
         }
         let (token_start, token_end) = self.restrictions.token_bounds();
         let start = match self.resume {
+            Some(Resume {
+                key,
+                clustering: Some(c),
+                ..
+            }) => ScanStart::AfterRow {
+                key: PartitionKey::new(key.clone()),
+                clustering: Clustering::Row(c.clone()),
+            },
             Some(r) => ScanStart::Key {
                 key: PartitionKey::new(r.key.clone()),
-                inclusive: true,
+                inclusive: false,
             },
             None => ScanStart::Token(token_start),
         };
@@ -520,10 +552,13 @@ impl Reader<'_> {
             start,
             end: token_end,
         };
+        let Some(selection) = self.selection(self.row_limit, None) else {
+            return Ok(());
+        };
         let stream = self.engine.storage.scan(
             table_id,
             &range,
-            &self.selection(None),
+            &selection,
             ScanLimits::default(),
             self.now_seconds,
         )?;
@@ -578,6 +613,59 @@ impl Reader<'_> {
         }
         Ok(())
     }
+}
+
+/// Restricts clustering slices to the rows strictly after the full clustering `last` in read order (before
+/// it when `reversed`), so a resumed page does not re-read the rows earlier pages returned. Bounds are
+/// prefix bounds (see [`ClusteringBound`]).
+fn resume_slices(
+    slices: &[(ClusteringBound, ClusteringBound)],
+    last: &[u8],
+    reversed: bool,
+) -> Vec<(ClusteringBound, ClusteringBound)> {
+    let whole = [(Bound::Unbounded, Bound::Unbounded)];
+    let slices = if slices.is_empty() { &whole[..] } else { slices };
+    let cut = Bound::Excluded(last.to_vec());
+    let mut out = Vec::with_capacity(slices.len());
+    for (start, end) in slices {
+        if reversed {
+            // Keep slices admitting some row before `last`; end them at `last` unless already earlier.
+            let admits_before = match start {
+                Bound::Unbounded => true,
+                Bound::Included(p) => p.as_slice() < last,
+                Bound::Excluded(p) => p.as_slice() < last && !last.starts_with(p),
+            };
+            if !admits_before {
+                continue;
+            }
+            let end_tighter = match end {
+                Bound::Unbounded => false,
+                Bound::Included(q) => q.as_slice() < last && !last.starts_with(q),
+                Bound::Excluded(q) => q.as_slice() <= last,
+            };
+            out.push((start.clone(), if end_tighter { end.clone() } else { cut.clone() }));
+        } else {
+            // Keep slices admitting some row after `last`; start them after `last` unless already later.
+            let admits_after = match end {
+                Bound::Unbounded => true,
+                Bound::Included(q) => q.as_slice() > last || last.starts_with(q),
+                Bound::Excluded(q) => q.as_slice() > last && !last.starts_with(q),
+            };
+            if !admits_after {
+                continue;
+            }
+            let start_tighter = match start {
+                Bound::Unbounded => false,
+                Bound::Included(p) => p.as_slice() > last,
+                Bound::Excluded(p) => p.as_slice() > last || last.starts_with(p),
+            };
+            out.push((
+                if start_tighter { start.clone() } else { cut.clone() },
+                end.clone(),
+            ));
+        }
+    }
+    out
 }
 
 /// Sorts outputs across partitions by the ORDER BY columns (stable, as Cassandra's post-query ordering).

@@ -169,6 +169,15 @@ fn op_holds(op: ast::Operator, ord: Ordering) -> bool {
     }
 }
 
+/// Which part of the primary key a filter restricts, to drop filters storage already enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    PartitionKey,
+    /// A clustering restriction starting at this clustering position.
+    Clustering(usize),
+    Other,
+}
+
 /// A restriction on one or more clustering columns, kept in the order Cassandra's `RestrictionSet` keeps
 /// them (by first column position).
 #[derive(Clone, Debug)]
@@ -209,8 +218,11 @@ pub(crate) struct Restrictions {
     pub tokens: Vec<(ast::Operator, i64)>,
     /// Clustering slices for storage, in storage order; empty reads whole partitions.
     pub slices: Vec<(ClusteringBound, ClusteringBound)>,
-    /// Filters every returned row must pass.
+    /// Filters every row read from storage must still pass (those the partition keys and clustering
+    /// slices do not already guarantee).
     pub filters: Vec<RowFilter>,
+    /// Every relation as a filter, for virtual tables whose rows are computed in memory.
+    pub all_filters: Vec<RowFilter>,
     /// Some relation can never match (e.g. `IN ()`).
     pub empty: bool,
     /// Whether clustering, or non-primary-key, columns are restricted (static-only rows are then not
@@ -432,6 +444,7 @@ pub(crate) fn analyze(
     let mut pk: Vec<PkRestriction> = vec![PkRestriction::default(); pk_len];
     let mut ck: Vec<ClusteringRestriction> = Vec::new();
     let mut regular_count = 0usize;
+    let mut filters: Vec<(RowFilter, Origin)> = Vec::new();
     let column_index = |name: &str| {
         table
             .columns
@@ -499,12 +512,15 @@ pub(crate) fn analyze(
                             return Err(invalid(format!("Unsupported unset value for column {name}")));
                         }
                     };
-                    out.filters.push(RowFilter::Contains {
-                        column: i,
-                        key,
-                        value: v,
-                        typ: c.typ.clone(),
-                    });
+                    filters.push((
+                        RowFilter::Contains {
+                            column: i,
+                            key,
+                            value: v,
+                            typ: c.typ.clone(),
+                        },
+                        Origin::Other,
+                    ));
                     match c.kind {
                         ColumnKind::PartitionKey => pk[c.position.max(0) as usize].other = true,
                         ColumnKind::Clustering => {
@@ -613,12 +629,20 @@ pub(crate) fn analyze(
                 if r.op == ast::Operator::Eq {
                     out.eq_columns.push(i);
                 }
-                out.filters.push(RowFilter::Compare {
-                    column: i,
-                    op: r.op,
-                    values,
-                    typ: c.typ.clone(),
-                });
+                let origin = match c.kind {
+                    ColumnKind::PartitionKey => Origin::PartitionKey,
+                    ColumnKind::Clustering => Origin::Clustering(c.position.max(0) as usize),
+                    _ => Origin::Other,
+                };
+                filters.push((
+                    RowFilter::Compare {
+                        column: i,
+                        op: r.op,
+                        values,
+                        typ: c.typ.clone(),
+                    },
+                    origin,
+                ));
             }
             ast::RelationLhs::Element { column, key } => {
                 let i = column_index(column)?;
@@ -640,12 +664,15 @@ pub(crate) fn analyze(
                     Evaluated::Bytes(b) => b,
                     _ => return Err(invalid(format!("Unsupported null map value for column {column}"))),
                 };
-                out.filters.push(RowFilter::Entry {
-                    column: i,
-                    key: k,
-                    value: v,
-                    typ: c.typ.clone(),
-                });
+                filters.push((
+                    RowFilter::Entry {
+                        column: i,
+                        key: k,
+                        value: v,
+                        typ: c.typ.clone(),
+                    },
+                    Origin::Other,
+                ));
                 regular_count += 1;
             }
             ast::RelationLhs::Tuple(names) => {
@@ -744,12 +771,15 @@ pub(crate) fn analyze(
                 if r.op == ast::Operator::Eq {
                     out.eq_columns.extend(&idx);
                 }
-                out.filters.push(RowFilter::Tuple {
-                    columns: idx,
-                    types,
-                    op: r.op,
-                    tuples,
-                });
+                filters.push((
+                    RowFilter::Tuple {
+                        columns: idx,
+                        types,
+                        op: r.op,
+                        tuples,
+                    },
+                    Origin::Clustering(positions[0]),
+                ));
             }
             ast::RelationLhs::Token(cols) => {
                 let pk_names: Vec<&str> = table.partition_key().map(|c| c.name.as_str()).collect();
@@ -848,7 +878,18 @@ pub(crate) fn analyze(
     }
     out.has_clustering = !ck.is_empty();
     out.has_regular = regular_count > 0;
-    out.slices = slices(&ck, &clustering)?;
+    let (slices, exact) = slices(&ck, &clustering)?;
+    out.slices = slices;
+    out.all_filters = filters.iter().map(|(f, _)| f.clone()).collect();
+    out.filters = filters
+        .into_iter()
+        .filter(|(_, origin)| match origin {
+            Origin::PartitionKey => !keyed,
+            Origin::Clustering(first) => !exact.contains(first),
+            Origin::Other => true,
+        })
+        .map(|(f, _)| f)
+        .collect();
     Ok(out)
 }
 
@@ -993,12 +1034,15 @@ fn partition_keys(table: &TableDef, pk: &[PkRestriction]) -> Result<Vec<Vec<u8>>
 }
 
 /// Clustering slices for storage from the restricted prefix: `=`/`IN` prefixes, then at most one slice.
-/// Restrictions after a gap or after the slice are left to the row filters. The result may admit more
-/// rows than the relations (filters re-check every row), never fewer.
+/// Restrictions after a gap or after the slice are left to the row filters. The slices may admit more
+/// rows than the relations, never fewer; the second result lists the clustering restrictions (by first
+/// position) the slices enforce exactly, whose filters are then unnecessary.
+type Slices = Vec<(ClusteringBound, ClusteringBound)>;
+
 fn slices(
     ck: &[ClusteringRestriction],
     clustering: &[&mica_schema::ColumnDef],
-) -> Result<Vec<(ClusteringBound, ClusteringBound)>> {
+) -> Result<(Slices, Vec<usize>)> {
     let enc = |values: &[Vec<u8>]| -> Result<Vec<u8>> {
         let comps: Vec<(&CqlType, &[u8], bool)> = values
             .iter()
@@ -1009,6 +1053,7 @@ fn slices(
     };
     let mut prefixes: Vec<Vec<Vec<u8>>> = vec![Vec::new()];
     let mut slice: Option<&ClusteringRestriction> = None;
+    let mut exact = Vec::new();
     let mut next = 0;
     for r in ck {
         if r.first != next {
@@ -1031,9 +1076,14 @@ fn slices(
                         })
                     })
                     .collect();
+                exact.push(r.first);
                 next = r.last + 1;
             }
-            CKind::Slice { .. } => {
+            CKind::Slice { multi, .. } => {
+                let cols = &clustering[r.first..=r.last];
+                if !multi || cols.iter().all(|c| c.descending == cols[0].descending) {
+                    exact.push(r.first);
+                }
                 slice = Some(r);
                 break;
             }
@@ -1041,7 +1091,7 @@ fn slices(
         }
     }
     if prefixes.len() == 1 && prefixes[0].is_empty() && slice.is_none() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), exact));
     }
     let mut out = Vec::with_capacity(prefixes.len());
     for p in &prefixes {
@@ -1090,7 +1140,7 @@ fn slices(
     }
     out.sort_by(|a, b| bound_key(&a.0).cmp(&bound_key(&b.0)));
     out.dedup();
-    Ok(out)
+    Ok((out, exact))
 }
 
 fn bound_key(b: &ClusteringBound) -> Option<&[u8]> {

@@ -10,6 +10,10 @@ use mica_query::{ClientState, LocalInfo, QueryEngine, QueryError, QueryResult};
 use mica_storage::MemoryEngine;
 
 fn engine() -> Arc<QueryEngine> {
+    engine_on(Arc::new(MemoryEngine::new()))
+}
+
+fn engine_on(storage: Arc<dyn mica_storage::Engine>) -> Arc<QueryEngine> {
     let local = LocalInfo {
         cluster_name: "Test Cluster".into(),
         data_center: "dc1".into(),
@@ -24,7 +28,7 @@ fn engine() -> Arc<QueryEngine> {
         tokens: vec![1, 2, 3],
         password_auth: false,
     };
-    QueryEngine::open(Arc::new(MemoryEngine::new()), local).expect("the engine opens")
+    QueryEngine::open(storage, local).expect("the engine opens")
 }
 
 /// A test session in keyspace `ks`.
@@ -65,8 +69,12 @@ fn decode(metadata: &RowsMetadata, rows: &[Vec<Option<Bytes>>]) -> Rows {
 
 impl Session {
     async fn new() -> Session {
+        Session::on(engine()).await
+    }
+
+    async fn on(engine: Arc<QueryEngine>) -> Session {
         let mut s = Session {
-            engine: engine(),
+            engine,
             state: ClientState::default(),
         };
         s.ok("CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
@@ -1282,4 +1290,70 @@ async fn prepared_metadata_matches_execution() {
         .map(|c| c.name.clone())
         .collect();
     assert_eq!(names, ["system.intasblob(?)", "k"]);
+}
+
+#[tokio::test]
+async fn paging_matches_unpaged_results() {
+    paging_differential(Session::new().await).await;
+    // The fjall engine implements slices, reversed reads and resumed scans on its own.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let fjall =
+        mica_storage::FjallEngine::open(mica_storage::EngineConfig::new(dir.path())).expect("fjall opens");
+    paging_differential(Session::on(engine_on(Arc::new(fjall))).await).await;
+}
+
+async fn paging_differential(mut s: Session) {
+    s.ok("CREATE TABLE pg (k int, c1 int, c2 text, v int, st int static, PRIMARY KEY (k, c1, c2)) WITH CLUSTERING ORDER BY (c1 DESC, c2 ASC)")
+        .await;
+    for k in 0..4 {
+        s.ok(&format!("UPDATE pg SET st = {k} WHERE k = {k}")).await;
+        for c1 in 0..5 {
+            for c2 in ["a", "b", "c"] {
+                if (k + c1) % 4 != 3 {
+                    s.ok(&format!(
+                        "INSERT INTO pg (k, c1, c2, v) VALUES ({k}, {c1}, '{c2}', {})",
+                        k * 100 + c1
+                    ))
+                    .await;
+                }
+            }
+        }
+    }
+    s.ok("UPDATE pg SET st = 9 WHERE k = 7").await;
+    let queries = [
+        "SELECT * FROM pg",
+        "SELECT k, c1, c2 FROM pg WHERE k = 1",
+        "SELECT k, c1, c2 FROM pg WHERE k = 1 ORDER BY c1 ASC",
+        "SELECT k, c1, c2 FROM pg WHERE k IN (0, 2, 7) AND c1 >= 1 AND c1 < 4",
+        "SELECT k, c1, c2 FROM pg WHERE k IN (0, 1) AND c1 = 2 AND c2 > 'a'",
+        "SELECT k, c1, c2 FROM pg WHERE k = 2 AND (c1, c2) > (1, 'b')",
+        "SELECT k, c1, c2 FROM pg WHERE k = 2 AND (c1, c2) <= (3, 'a') ORDER BY c1 ASC",
+        "SELECT k, c1, c2 FROM pg WHERE k = 3 AND c1 IN (0, 4, 2) AND c2 IN ('c', 'a')",
+        "SELECT k, c1, c2 FROM pg PER PARTITION LIMIT 4",
+        "SELECT k, c1, c2 FROM pg LIMIT 13",
+        "SELECT k, c1, c2 FROM pg WHERE v > 100 ALLOW FILTERING",
+        "SELECT k, c1, c2 FROM pg WHERE c1 > 2 ALLOW FILTERING",
+        "SELECT k, c1, max(v) FROM pg GROUP BY k, c1",
+        "SELECT k, count(*) FROM pg GROUP BY k PER PARTITION LIMIT 1",
+        "SELECT DISTINCT k, st FROM pg",
+        "SELECT k, c1, c2 FROM pg WHERE k = 1 PER PARTITION LIMIT 5 LIMIT 4",
+    ];
+    for q in queries {
+        let expected = s.rows(q).await;
+        assert!(!expected.is_empty(), "{q}");
+        for page_size in [1, 2, 5, 7] {
+            let mut got = Vec::new();
+            let mut state = None;
+            for _ in 0..1000 {
+                let page = s.paged(q, page_size, state).await;
+                assert!(page.rows.len() <= page_size as usize, "{q}");
+                got.extend(page.rows);
+                state = page.paging_state;
+                if state.is_none() {
+                    break;
+                }
+            }
+            assert_eq!(got, expected, "{q} with pages of {page_size}");
+        }
+    }
 }
