@@ -345,6 +345,40 @@ pub(crate) fn negate(ty: &CqlType, v: Option<&[u8]>, ret: &CqlType) -> Result<Op
     encode(ret, Some(out))
 }
 
+/// Evaluates `lhs op rhs` used as a value (in VALUES, SET or WHERE) for a receiver of type `ty`: as
+/// Cassandra resolves the operation against the receiver, both operands take the receiver's type (a
+/// duration literal stays a duration, for `timestamp ± duration`).
+pub(crate) fn eval_term(
+    op: ArithOp,
+    lhs: &mica_cql_syntax::Term,
+    rhs: &mica_cql_syntax::Term,
+    ty: &CqlType,
+    receiver: &str,
+    binds: crate::values::Binds,
+) -> Result<Option<CqlValue>> {
+    use crate::values::{Evaluated, eval_bytes};
+    let operand_type = |t: &mica_cql_syntax::Term| match t {
+        mica_cql_syntax::Term::Literal(mica_cql_syntax::Literal::Duration(_)) => CqlType::Duration,
+        _ => ty.clone(),
+    };
+    let (lt, rt) = (operand_type(lhs), operand_type(rhs));
+    if result_type(op, &lt, &rt).is_none_or(|r| r.unfrozen() != ty.unfrozen()) {
+        return Err(QueryError::Invalid(format!(
+            "the '{}' operation is not supported for {receiver} of type {}",
+            symbol(op),
+            ty.cql_name()
+        )));
+    }
+    let bytes = |e: Evaluated| match e {
+        Evaluated::Bytes(b) => Some(b),
+        _ => None,
+    };
+    let l = bytes(eval_bytes(lhs, &lt, receiver, binds)?);
+    let r = bytes(eval_bytes(rhs, &rt, receiver, binds)?);
+    let out = apply(op, &lt, l.as_deref(), &rt, r.as_deref(), ty)?;
+    decode(ty, out.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

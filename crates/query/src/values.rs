@@ -196,10 +196,8 @@ pub(crate) fn eval_value(
         Term::FunctionCall { name, args } => {
             return crate::values::call_scalar(&name.name, args, ty, receiver, binds).map(Some);
         }
-        Term::Arithmetic { .. } => {
-            return Err(invalid(format!(
-                "Arithmetic operations are not supported for {receiver} yet"
-            )));
+        Term::Arithmetic { op, lhs, rhs } => {
+            return crate::arith::eval_term(*op, lhs, rhs, ty, receiver, binds);
         }
     };
     let mut value = value;
