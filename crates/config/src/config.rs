@@ -22,6 +22,8 @@ const MAX_SIZE_BELOW_2GIB: DataStorage = DataStorage::mebibytes(2048);
 pub const DEFAULT_ADMIN_PORT: u16 = 9180;
 /// Default Cassandra release Mica reports (system.local.release_version).
 pub const DEFAULT_RELEASE_VERSION: &str = "4.1.5";
+/// Default interval of the node's tombstone purge pass (see [`MicaOptions::tombstone_purge_interval`]).
+pub const DEFAULT_TOMBSTONE_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 /// Name used in errors for configuration given as a string rather than a file.
 const INLINE_SOURCE: &str = "<inline cassandra.yaml>";
 
@@ -79,24 +81,35 @@ string_enum! {
 ///
 /// ```yaml
 /// mica:
-///   admin_address: 127.0.0.1   # address of the node admin HTTP API
+///   admin_address: 127.0.0.1   # address of the node admin HTTP API (default: listen_address)
 ///   admin_port: 9180           # its port; 0 disables the admin API
 ///   release_version: "4.1.5"   # Cassandra version reported to clients (system.local, peers)
+///   admin_token_file: /etc/mica/admin.token  # bearer token of the admin API (default: <data dir>/admin.token)
+///   tombstone_purge_interval: 1h  # how often tombstones older than gc_grace_seconds are purged; 0 disables
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MicaOptions {
+    /// Empty means "the node's listen_address", so nodes on their own loopback addresses never collide.
     pub admin_address: String,
     pub admin_port: u16,
+    /// File holding the admin API's bearer token; `None` means `admin.token` in the first data directory,
+    /// created with a random token at first start.
+    pub admin_token_file: Option<PathBuf>,
     /// `major.minor.patch` Cassandra release Mica reports and behaves as.
     pub release_version: String,
+    /// How often the node compacts every table to purge tombstones older than their gc_grace_seconds and
+    /// expired TTL cells; zero disables the background pass (nodetool compact still purges).
+    pub tombstone_purge_interval: Duration,
 }
 
 impl Default for MicaOptions {
     fn default() -> Self {
         Self {
-            admin_address: "127.0.0.1".to_owned(),
+            admin_address: String::new(),
+            admin_token_file: None,
             admin_port: DEFAULT_ADMIN_PORT,
             release_version: DEFAULT_RELEASE_VERSION.to_owned(),
+            tombstone_purge_interval: DEFAULT_TOMBSTONE_PURGE_INTERVAL,
         }
     }
 }
@@ -125,12 +138,14 @@ impl MicaOptions {
             match key.as_str() {
                 "admin_address" => opts.admin_address = String::decode(&sub)?,
                 "admin_port" => opts.admin_port = u16::decode(&sub)?,
+                "admin_token_file" => opts.admin_token_file = Some(PathBuf::decode(&sub)?),
                 "release_version" => {
                     opts.release_version = String::decode(&sub)?;
                     if opts.release_version_parts().is_none() {
                         return Err(sub.invalid("a release version like 4.1.5"));
                     }
                 }
+                "tombstone_purge_interval" => opts.tombstone_purge_interval = Duration::decode(&sub)?,
                 _ => {
                     return Err(ConfigError::UnknownKey {
                         key: dotted,
@@ -148,11 +163,20 @@ impl MicaOptions {
         if self.admin_address != default.admin_address {
             map.insert("admin_address".into(), self.admin_address.encode());
         }
+        if let Some(path) = &self.admin_token_file {
+            map.insert("admin_token_file".into(), path.encode());
+        }
         if self.admin_port != default.admin_port {
             map.insert("admin_port".into(), self.admin_port.encode());
         }
         if self.release_version != default.release_version {
             map.insert("release_version".into(), self.release_version.encode());
+        }
+        if self.tombstone_purge_interval != default.tombstone_purge_interval {
+            map.insert(
+                "tombstone_purge_interval".into(),
+                self.tombstone_purge_interval.encode(),
+            );
         }
         map
     }

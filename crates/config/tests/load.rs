@@ -352,3 +352,18 @@ fn duplicate_yaml_keys_are_rejected() {
     let err = load_str("num_tokens: 4\nnum_tokens: 8\n").expect_err("duplicate");
     assert!(err.to_string().contains("num_tokens"), "{err}");
 }
+
+#[test]
+fn mica_tombstone_purge_interval_takes_units_and_zero() {
+    let c = load_str("mica:\n  tombstone_purge_interval: 15m\n")
+        .expect("loads")
+        .config;
+    assert_eq!(c.mica.tombstone_purge_interval, Duration::from_secs(900));
+    let c = load_str("mica:\n  tombstone_purge_interval: 0s\n")
+        .expect("loads")
+        .config;
+    assert_eq!(c.mica.tombstone_purge_interval, Duration::ZERO);
+    let c = load_str("cluster_name: x\n").expect("loads").config;
+    assert_eq!(c.mica.tombstone_purge_interval, Duration::from_secs(3600));
+    assert!(load_str("mica:\n  tombstone_purge_interval: often\n").is_err());
+}

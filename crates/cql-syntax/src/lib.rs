@@ -80,43 +80,31 @@ pub fn parse_term(src: &str) -> Result<Term, ParseError> {
     Ok(term)
 }
 
-/// Whether `word` is a reserved CQL keyword (which must be quoted to be used as an identifier).
-pub fn is_reserved_keyword(word: &str) -> bool {
-    parser::is_reserved(word)
-}
-
-/// Keywords Cassandra lists as reserved for quoting purposes although its grammar accepts them
-/// unquoted, plus the words the lexer turns into constants.
-const QUOTE_ALSO: &[&str] = &[
-    "default", "mbean", "mbeans", "replace", "unset", "true", "false", "nan", "infinity",
-];
-
-/// Renders an identifier for CQL output: bare if it is lowercase `[a-z][a-z0-9_]*` and not a
-/// reserved keyword, otherwise double-quoted with `"` doubled (Cassandra's `maybeQuote`).
-pub fn quote_identifier(name: &str) -> String {
-    let mut chars = name.chars();
-    let plain = chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain && !is_reserved_keyword(name) && !QUOTE_ALSO.contains(&name) {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
+pub use mica_types::ident::{is_reserved_keyword, quote_identifier};
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Whatever the shared quoting rule prints must parse back as the same identifier.
     #[test]
-    fn quoting() {
-        assert_eq!(quote_identifier("users"), "users");
-        assert_eq!(quote_identifier("key"), "key");
-        assert_eq!(quote_identifier("select"), "\"select\"");
-        assert_eq!(quote_identifier("MyTable"), "\"MyTable\"");
-        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
-        assert_eq!(quote_identifier("1abc"), "\"1abc\"");
-        assert_eq!(quote_identifier(""), "\"\"");
+    fn quoted_identifiers_parse_back() {
+        let words = mica_types::ident::GRAMMAR_RESERVED.iter().copied();
+        for name in words.chain(["default", "true", "nan", "MyTable", "a\"b", "1abc", "users"]) {
+            let text = format!("SELECT {} FROM t", quote_identifier(name));
+            let parsed = parse_statement(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let StatementKind::Select(select) = parsed.kind else {
+                panic!("{text}: not a select")
+            };
+            let Selection::Selectors(selectors) = &select.selection else {
+                panic!("{text}: wildcard")
+            };
+            assert_eq!(
+                selectors[0].selectable,
+                Selectable::Column(name.to_owned()),
+                "{text}"
+            );
+        }
     }
 
     #[test]

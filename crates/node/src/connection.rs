@@ -16,7 +16,7 @@ use mica_cql_protocol::{
     Opcode, ProtocolError, Request, Response, ResponseExtras, ResultBody, RowsMetadata, RowsWriter,
     StringMap, StringMultimap, Version,
 };
-use mica_query::{ClientState, QueryEngine, QueryError, QueryResult};
+use mica_query::{ClientState, QueryEngine, QueryError, QueryResult, TraceSession};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -162,8 +162,13 @@ fn plain_credentials(token: &[u8]) -> Result<(String, String), String> {
 /// Encodes one response envelope; encoding only fails for bodies beyond the protocol's size limit,
 /// which are reported to the client as a server error instead.
 fn encode(version: Version, stream: i16, response: &Response) -> BytesMut {
+    encode_with(version, stream, response, &ResponseExtras::default())
+}
+
+/// Like [`encode`], with envelope extras (a tracing session id).
+fn encode_with(version: Version, stream: i16, response: &Response, extras: &ResponseExtras) -> BytesMut {
     let mut buf = BytesMut::new();
-    if let Err(e) = response.encode_envelope(&mut buf, version, stream, &ResponseExtras::default()) {
+    if let Err(e) = response.encode_envelope(&mut buf, version, stream, extras) {
         buf.clear();
         encode_error(
             &mut buf,
@@ -187,11 +192,17 @@ fn encode_error(buf: &mut BytesMut, version: Version, stream: i16, kind: ErrorKi
 }
 
 /// Encodes a statement's result, streaming rows straight into the envelope.
-fn encode_result(version: Version, stream: i16, result: QueryResult, skip_metadata: bool) -> BytesMut {
+fn encode_result(
+    version: Version,
+    stream: i16,
+    result: QueryResult,
+    skip_metadata: bool,
+    extras: &ResponseExtras,
+) -> BytesMut {
     let body = match result {
         QueryResult::Rows { metadata, rows } => {
             let mut buf = BytesMut::new();
-            match write_rows(&mut buf, version, stream, metadata, &rows, skip_metadata) {
+            match write_rows(&mut buf, version, stream, metadata, &rows, skip_metadata, extras) {
                 Ok(()) => return buf,
                 Err(e) => {
                     buf.clear();
@@ -204,7 +215,7 @@ fn encode_result(version: Version, stream: i16, result: QueryResult, skip_metada
         QueryResult::SetKeyspace(keyspace) => ResultBody::SetKeyspace(keyspace),
         QueryResult::SchemaChange(change) => ResultBody::SchemaChange(change),
     };
-    encode(version, stream, &Response::Result(body))
+    encode_with(version, stream, &Response::Result(body), extras)
 }
 
 fn write_rows(
@@ -214,13 +225,14 @@ fn write_rows(
     mut metadata: RowsMetadata,
     rows: &[Vec<Option<Bytes>>],
     skip_metadata: bool,
+    extras: &ResponseExtras,
 ) -> Result<(), ProtocolError> {
     // A client that cached the metadata asked not to get it again, unless it changed (v5).
     if skip_metadata && metadata.new_metadata_id.is_none() {
         metadata.columns_count = metadata.column_count();
         metadata.columns = None;
     }
-    let mut writer = RowsWriter::begin(buf, version, stream, &ResponseExtras::default(), &metadata);
+    let mut writer = RowsWriter::begin(buf, version, stream, extras, &metadata);
     for row in rows {
         for cell in row {
             writer.push_cell(cell.as_deref());
@@ -354,7 +366,6 @@ impl Connection {
                 return Flow::Continue;
             }
         };
-        // Tracing (header flag) is accepted but no tracing session is recorded yet.
         if let Err(message) = self.phase.admit(message.request.opcode()) {
             self.send_error(version, stream, ErrorKind::Protocol, message)
                 .await;
@@ -389,7 +400,10 @@ impl Connection {
                 self.send(version, stream, &response).await
             }
             request @ (Request::Query { .. } | Request::Execute { .. } | Request::Batch(_)) => {
-                self.spawn_statement(version, stream, request).await
+                let trace = message
+                    .tracing
+                    .then(|| TraceSession::new(self.peer.ip(), &request));
+                self.spawn_statement(version, stream, request, trace).await
             }
         }
     }
@@ -456,14 +470,20 @@ impl Connection {
     }
 
     /// Runs a QUERY, EXECUTE or BATCH as its own task once an in-flight slot is free.
-    async fn spawn_statement(&mut self, version: Version, stream: i16, request: Request) -> Flow {
+    async fn spawn_statement(
+        &mut self,
+        version: Version,
+        stream: i16,
+        request: Request,
+        trace: Option<Arc<TraceSession>>,
+    ) -> Flow {
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
             return Flow::Close;
         };
         let (engine, state, out) = (self.shared.engine.clone(), self.state.clone(), self.out.clone());
         tokio::task::spawn_local(async move {
             let _permit = permit;
-            let envelope = run_statement(&engine, &state, version, stream, request).await;
+            let envelope = run_statement(&engine, &state, version, stream, request, trace).await;
             // A closed queue means the connection is gone; the result has nowhere to go.
             let _ = out.send(Outgoing::Envelope(envelope)).await;
         });
@@ -523,36 +543,52 @@ impl Connection {
     }
 }
 
-/// Executes one statement on a snapshot of the connection state and encodes its response.
+/// Executes one statement on a snapshot of the connection state and encodes its response; a traced
+/// request runs inside its tracing session, whose rows are written before the response carries its id.
 async fn run_statement(
     engine: &QueryEngine,
     state: &RefCell<ClientState>,
     version: Version,
     stream: i16,
     request: Request,
+    trace: Option<Arc<TraceSession>>,
 ) -> BytesMut {
     // The state cannot stay borrowed across the await; a USE is written back afterwards.
     let mut local = state.borrow().clone();
-    let (result, skip_metadata) = match request {
-        Request::Query { query, params } => (
-            engine.query(&mut local, &query, &params).await,
-            params.skip_metadata,
-        ),
-        Request::Execute { id, params, .. } => (
-            engine.execute(&mut local, &id, &params).await,
-            params.skip_metadata,
-        ),
-        Request::Batch(batch) => (engine.batch(&mut local, &batch).await, false),
-        _ => (Err(QueryError::Server("not a statement".into())), false),
+    let execute = async {
+        match request {
+            Request::Query { query, params } => (
+                engine.query(&mut local, &query, &params).await,
+                params.skip_metadata,
+            ),
+            Request::Execute { id, params, .. } => (
+                engine.execute(&mut local, &id, &params).await,
+                params.skip_metadata,
+            ),
+            Request::Batch(batch) => (engine.batch(&mut local, &batch).await, false),
+            _ => (Err(QueryError::Server("not a statement".into())), false),
+        }
+    };
+    let mut extras = ResponseExtras::default();
+    let (result, skip_metadata) = match &trace {
+        Some(session) => {
+            let outcome = session.scope(execute).await;
+            match engine.finish_trace(session).await {
+                Ok(()) => extras.tracing_id = Some(session.id()),
+                Err(e) => tracing::warn!("writing tracing session {} failed: {e}", session.id()),
+            }
+            outcome
+        }
+        None => execute.await,
     };
     match result {
         Ok(result) => {
             if let QueryResult::SetKeyspace(keyspace) = &result {
                 state.borrow_mut().keyspace = Some(keyspace.clone());
             }
-            encode_result(version, stream, result, skip_metadata)
+            encode_result(version, stream, result, skip_metadata, &extras)
         }
-        Err(e) => encode(version, stream, &Response::Error(error_body(e))),
+        Err(e) => encode_with(version, stream, &Response::Error(error_body(e)), &extras),
     }
 }
 
@@ -748,6 +784,27 @@ mod tests {
     }
 
     #[test]
+    fn traced_results_carry_the_session_id() {
+        let id = uuid::Uuid::from_u128(0x0102);
+        let extras = ResponseExtras {
+            tracing_id: Some(id),
+            ..ResponseExtras::default()
+        };
+        let results = [
+            QueryResult::Void,
+            QueryResult::Rows {
+                metadata: RowsMetadata::no_metadata(0),
+                rows: Vec::new(),
+            },
+        ];
+        for result in results {
+            let mut buf = encode_result(Version::V5, 9, result, false, &extras);
+            let envelope = FrameDecoder::default().decode(&mut buf).unwrap().unwrap();
+            assert_eq!(Response::decode(&envelope).unwrap().extras.tracing_id, Some(id));
+        }
+    }
+
+    #[test]
     fn skip_metadata_sends_no_metadata() {
         use mica_cql_protocol::ColumnSpec;
         let metadata = RowsMetadata::new(vec![ColumnSpec {
@@ -766,6 +823,7 @@ mod tests {
                     rows: rows.clone(),
                 },
                 skip,
+                &ResponseExtras::default(),
             );
             let envelope = FrameDecoder::default().decode(&mut buf).unwrap().unwrap();
             let Response::Result(ResultBody::Rows(decoded)) = Response::decode(&envelope).unwrap().response

@@ -12,9 +12,11 @@
 //! The CQL server runs one current-thread runtime per core, each with its own SO_REUSEPORT listener,
 //! so a connection and all its requests stay on one core.
 
+mod admin;
 mod connection;
 pub mod errors;
 mod identity;
+mod maintenance;
 mod node;
 mod server;
 

@@ -21,6 +21,10 @@ const DEFAULT_LISTEN_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const EVENT_QUEUE: usize = 1024;
 /// Authenticator class names (without package) that make clients log in with a password.
 const PASSWORD_AUTHENTICATOR: &str = "PasswordAuthenticator";
+/// Authorizer class name (without package) that checks permissions against system_auth.
+const CASSANDRA_AUTHORIZER: &str = "CassandraAuthorizer";
+/// Default name of the admin API token file inside the first data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// Why the node could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,15 @@ impl Node {
             Identity::load_or_create(storage.as_ref(), config.num_tokens, &config.initial_tokens())?;
 
         let password_auth = config.authenticator.simple_name() == PASSWORD_AUTHENTICATOR;
+        let authorization = config.authorizer.simple_name() == CASSANDRA_AUTHORIZER;
+        if authorization && !password_auth {
+            // Permissions belong to logged-in roles, so Cassandra refuses this combination at startup.
+            return Err(NodeError::Config(format!(
+                "{} can't be used with {}",
+                config.authenticator.simple_name(),
+                config.authorizer.simple_name()
+            )));
+        }
         let local = LocalInfo {
             cluster_name: config.cluster_name.clone(),
             data_center: loaded.rackdc.dc.clone(),
@@ -93,6 +106,7 @@ impl Node {
             release_version: config.mica.release_version.clone(),
             tokens: identity.tokens.clone(),
             password_auth,
+            authorization,
         };
         let storage_dyn: Arc<dyn Engine> = storage.clone();
         let engine = QueryEngine::open(storage_dyn, local.clone())?;
@@ -106,6 +120,12 @@ impl Node {
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop_tx);
+        let maintenance = crate::maintenance::spawn(
+            config.mica.tombstone_purge_interval,
+            storage.clone(),
+            stop_rx.clone(),
+        )
+        .map_err(NodeError::io("cannot start the maintenance thread"))?;
         let mut native_address = None;
         let mut workers = Vec::new();
         if config.start_native_transport {
@@ -132,6 +152,45 @@ impl Node {
             native_address = Some(address);
         }
 
+        let mut admin_address = None;
+        let mut admin_thread = None;
+        if config.mica.admin_port != 0 {
+            let host = if config.mica.admin_address.trim().is_empty() {
+                addresses.listen
+            } else {
+                resolve_address("mica.admin_address", Some(&config.mica.admin_address))?
+                    .unwrap_or(addresses.listen)
+            };
+            let token_path = config
+                .mica
+                .admin_token_file
+                .clone()
+                .unwrap_or_else(|| data_dir.join(ADMIN_TOKEN_FILE));
+            let token = crate::admin::load_or_create_token(&token_path).map_err(NodeError::io(format!(
+                "cannot read or create the admin token file {}",
+                token_path.display()
+            )))?;
+            let state = Arc::new(crate::admin::AdminState {
+                engine: engine.clone(),
+                storage: storage.clone(),
+                local: local.clone(),
+                native_address,
+                data_dir: data_dir.clone(),
+                token,
+                stop: stop.clone(),
+                started: std::time::Instant::now(),
+                cpu: std::sync::Mutex::new(None),
+            });
+            let bind = SocketAddr::new(host, config.mica.admin_port);
+            let (address, thread) =
+                crate::admin::spawn(bind, state, stop.subscribe()).map_err(|source| NodeError::Bind {
+                    address: bind,
+                    source,
+                })?;
+            admin_address = Some(address);
+            admin_thread = Some(thread);
+        }
+
         let tls_text = match tls.as_ref().map(|t| t.mode) {
             None | Some(TlsMode::Disabled) => "off",
             Some(TlsMode::Optional) => "optional",
@@ -140,7 +199,7 @@ impl Node {
         tracing::info!(
             "Mica {} node started: cluster '{}', CQL on {} (TLS {tls_text}, authenticator {}), \
              release_version {}, dc {} rack {}, host_id {}, {} tokens, commitlog_sync {}, data {}, \
-             {} CQL threads",
+             {} CQL threads, admin API on {}",
             env!("CARGO_PKG_VERSION"),
             local.cluster_name,
             native_address.map_or_else(|| "(disabled)".to_owned(), |a| a.to_string()),
@@ -153,6 +212,7 @@ impl Node {
             config.commitlog_sync.as_str(),
             data_dir.display(),
             workers.len(),
+            admin_address.map_or_else(|| "(disabled)".to_owned(), |a| a.to_string()),
         );
 
         Ok(NodeHandle {
@@ -162,6 +222,9 @@ impl Node {
             storage,
             stop,
             workers,
+            maintenance,
+            admin_address,
+            admin_thread,
         })
     }
 }
@@ -246,6 +309,10 @@ pub struct NodeHandle {
     storage: Arc<FjallEngine>,
     stop: Arc<watch::Sender<bool>>,
     workers: Vec<JoinHandle<()>>,
+    /// The periodic tombstone purge (absent when disabled).
+    maintenance: Option<JoinHandle<()>>,
+    admin_address: Option<SocketAddr>,
+    admin_thread: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -261,6 +328,11 @@ impl NodeHandle {
     /// The address the CQL listener is bound to (`None` when `start_native_transport` is false).
     pub fn native_address(&self) -> Option<SocketAddr> {
         self.native_address
+    }
+
+    /// The address the admin HTTP API is bound to (`None` when `mica.admin_port` is 0).
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_address
     }
 
     /// The node facts handed to the query engine (host id, tokens, addresses, ...).
@@ -315,6 +387,16 @@ impl NodeHandle {
             if worker.join().is_err() {
                 tracing::error!("a CQL worker thread panicked");
             }
+        }
+        if let Some(a) = self.admin_thread.take()
+            && a.join().is_err()
+        {
+            tracing::error!("the admin API thread panicked");
+        }
+        if let Some(m) = self.maintenance.take()
+            && m.join().is_err()
+        {
+            tracing::error!("the maintenance thread panicked");
         }
     }
 }

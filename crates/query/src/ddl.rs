@@ -56,7 +56,10 @@ pub(crate) fn resolve_type(ty: &ast::TypeExpr, udt: &dyn Fn(&str) -> Option<Arc<
 }
 
 /// Types nested in collections and tuples are implicitly frozen, as in Cassandra.
-fn resolve_inner(ty: &ast::TypeExpr, udt: &dyn Fn(&str) -> Option<Arc<UdtDef>>) -> Result<CqlType> {
+pub(crate) fn resolve_inner(
+    ty: &ast::TypeExpr,
+    udt: &dyn Fn(&str) -> Option<Arc<UdtDef>>,
+) -> Result<CqlType> {
     let t = resolve_type(ty, udt)?;
     Ok(match t {
         CqlType::List(_) | CqlType::Set(_) | CqlType::Map(..) | CqlType::Udt(_) => {
@@ -144,7 +147,7 @@ pub(crate) fn table_from_ast(
     Ok(table)
 }
 
-fn apply_table_options(options: &mut TableOptions, props: &[ast::Property]) -> Result<()> {
+pub(crate) fn apply_table_options(options: &mut TableOptions, props: &[ast::Property]) -> Result<()> {
     for p in props {
         let text = || {
             p.value
@@ -273,7 +276,7 @@ fn updated(target: SchemaChangeTarget) -> QueryResult {
     })
 }
 
-fn deny_system(ks: &str) -> Result<()> {
+pub(crate) fn deny_system(ks: &str) -> Result<()> {
     if mica_schema::is_system_keyspace(ks)
         || matches!(ks, "system_auth" | "system_traces" | "system_distributed")
     {
@@ -587,6 +590,8 @@ impl QueryEngine {
                     name: name.name.clone(),
                 })
             }
+            K::AlterTable(alter) => self.alter_table(state, alter)?,
+            K::AlterType(alter) => self.alter_type(state, alter)?,
             _ => return Ok(None),
         };
         Ok(Some(result))

@@ -30,6 +30,9 @@ pub struct LocalInfo {
     pub tokens: Vec<i64>,
     /// Whether PasswordAuthenticator is configured (logins are checked against system_auth.roles).
     pub password_auth: bool,
+    /// Whether CassandraAuthorizer is configured (statements are checked against the permissions in
+    /// system_auth.role_permissions); with AllowAllAuthorizer everything is permitted.
+    pub authorization: bool,
 }
 
 /// Per-connection state: the current keyspace and the logged-in role.
@@ -63,6 +66,8 @@ pub struct QueryEngine {
     /// Serialises DDL so concurrent schema changes never lose each other's updates.
     pub(crate) ddl_lock: Mutex<()>,
     pub(crate) listeners: Mutex<Vec<SchemaListener>>,
+    /// Users' roles and permissions, for the per-statement authorization check.
+    pub(crate) auth_cache: crate::auth::AuthCache,
 }
 
 /// A statement prepared once and executed many times.
@@ -96,7 +101,7 @@ impl QueryEngine {
 /// Marker for the default superuser's password, as Cassandra creates it.
 const DEFAULT_SUPERUSER: &str = "cassandra";
 /// bcrypt cost Cassandra uses for stored password hashes (`auth_bcrypt_gensalt_log2_rounds`).
-const BCRYPT_COST: u32 = 10;
+pub(crate) const BCRYPT_COST: u32 = 10;
 
 impl QueryEngine {
     /// Opens the engine: builds the system keyspaces, loads stored keyspaces, creates missing tables and,
@@ -130,6 +135,7 @@ impl QueryEngine {
             prepared: Mutex::new(HashMap::new()),
             ddl_lock: Mutex::new(()),
             listeners: Mutex::new(Vec::new()),
+            auth_cache: crate::auth::AuthCache::default(),
         });
         if engine.local.password_auth
             && engine.role_hash(DEFAULT_SUPERUSER)?.is_none()
@@ -167,8 +173,8 @@ impl QueryEngine {
         Ok(stream.next().transpose()?.is_some())
     }
 
-    /// The stored bcrypt hash of a role that can log in, if any.
-    fn role_hash(&self, role: &str) -> Result<Option<String>> {
+    /// The stored bcrypt hash of a role and whether the role may log in, if it has a password.
+    fn role_hash(&self, role: &str) -> Result<Option<(String, bool)>> {
         let stmt = mica_cql_syntax::parse_statement(
             "SELECT salted_hash, can_login FROM system_auth.roles WHERE role = ?",
         )?;
@@ -184,25 +190,27 @@ impl QueryEngine {
             .get(1)
             .and_then(|v| v.as_ref())
             .is_some_and(|b| b.first() == Some(&1));
-        if !can_login {
-            return Ok(None);
-        }
         Ok(row
             .first()
             .and_then(|v| v.as_ref())
-            .map(|b| String::from_utf8_lossy(b).into_owned()))
+            .map(|b| (String::from_utf8_lossy(b).into_owned(), can_login)))
     }
 
     /// Checks a login against system_auth.roles.
     pub fn authenticate(&self, user: &str, password: &str) -> Result<()> {
         let denied =
             || QueryError::BadCredentials(format!("Provided username {user} and/or password are incorrect"));
-        let hash = self.role_hash(user)?.ok_or_else(denied)?;
-        if bcrypt::verify(password, &hash).unwrap_or(false) {
-            Ok(())
-        } else {
-            Err(denied())
+        let (hash, can_login) = self.role_hash(user)?.ok_or_else(denied)?;
+        if !bcrypt::verify(password, &hash).unwrap_or(false) {
+            return Err(denied());
         }
+        // As in Cassandra, the password is checked first and LOGIN (which is not inherited) afterwards.
+        if !can_login {
+            return Err(QueryError::BadCredentials(format!(
+                "{user} is not permitted to log in"
+            )));
+        }
+        Ok(())
     }
 
     /// Parses and executes one statement.
@@ -212,7 +220,13 @@ impl QueryEngine {
         query: &str,
         params: &QueryParameters,
     ) -> Result<QueryResult> {
+        crate::trace_session::trace(crate::trace_session::REQUEST_THREAD, || {
+            format!("Parsing {query}")
+        });
         let statement = mica_cql_syntax::parse_statement(query)?;
+        crate::trace_session::trace(crate::trace_session::REQUEST_THREAD, || {
+            "Preparing statement".into()
+        });
         let values = self.positional(&statement, &params.values)?;
         if let Some(ks) = &params.keyspace {
             let mut scoped = ClientState {
@@ -281,6 +295,7 @@ impl QueryEngine {
         let timestamp = batch.timestamp.unwrap_or_else(|| mica_types::Timestamp::now().0);
         let now = mica_types::now_seconds();
         let mut mutations = Vec::new();
+        let access = self.access(state)?;
         for child in &batch.statements {
             let (statement, keyspace) = match child {
                 mica_cql_protocol::BatchStatement::Query { query, .. } => (
@@ -309,6 +324,7 @@ impl QueryEngine {
                     .or_else(|| state.keyspace.clone()),
                 user: state.user.clone(),
             };
+            access.check(&scoped, &statement.statement.kind)?;
             let binds = crate::values::Binds {
                 values: child.values(),
             };
@@ -320,6 +336,7 @@ impl QueryEngine {
                 now,
             )?);
         }
+        crate::trace_session::before_write(self, &mutations);
         self.storage.apply(mutations)?.await?;
         Ok(QueryResult::Void)
     }
@@ -352,7 +369,7 @@ impl QueryEngine {
         Ok(v)
     }
 
-    fn run_sync(
+    pub(crate) fn run_sync(
         &self,
         state: &mut ClientState,
         statement: &mica_cql_syntax::Statement,
@@ -384,7 +401,9 @@ impl QueryEngine {
         values: &[Value],
         params: &QueryParameters,
     ) -> Result<QueryResult> {
+        self.access(state)?.check(state, &statement.kind)?;
         if let Some(r) = self.execute_ddl(state, &statement.kind)? {
+            self.after_schema_change(state, &r)?;
             if let QueryResult::SchemaChange(change) = &r
                 && let Ok(listeners) = self.listeners.lock()
             {
@@ -399,22 +418,27 @@ impl QueryEngine {
         match &statement.kind {
             K::Select(sel) => {
                 let table = self.resolve_table(state, &sel.table)?;
-                self.select(
+                crate::trace_session::before_select(&table, sel);
+                let result = self.select(
                     &table,
                     sel,
                     binds,
                     params.page_size,
                     params.paging_state.as_deref(),
-                )
+                );
+                crate::trace_session::after_select(&result);
+                result
             }
             K::Insert(_) | K::Update(_) | K::Delete(_) | K::Batch(_) => {
                 let ts = params.timestamp.unwrap_or_else(|| mica_types::Timestamp::now().0);
                 let mutations =
                     self.mutations_for(state, &statement.kind, binds, ts, mica_types::now_seconds())?;
+                crate::trace_session::before_write(self, &mutations);
                 self.storage.apply(mutations)?.await?;
                 Ok(QueryResult::Void)
             }
-            K::AlterRole(alter) => self.alter_role(state, alter).map(|_| QueryResult::Void),
+            kind if crate::roles::is_role_statement(kind) => self.execute_role_statement(state, kind),
+            K::Describe(describe) => self.run_describe(state, describe),
             _ => Err(crate::error::invalid(
                 "This statement is not supported by this version of Mica yet",
             )),
@@ -507,26 +531,6 @@ impl QueryEngine {
                 "Only INSERT, UPDATE and DELETE statements are allowed in a batch",
             )),
         }
-    }
-
-    fn alter_role(&self, state: &ClientState, alter: &mica_cql_syntax::AlterRole) -> Result<()> {
-        let _ = state;
-        let Some(password) = alter_password(alter) else {
-            return Err(crate::error::invalid(
-                "Only ALTER ROLE ... WITH PASSWORD is supported yet",
-            ));
-        };
-        let hash =
-            bcrypt::hash(password, BCRYPT_COST).map_err(|e| QueryError::Server(format!("bcrypt: {e}")))?;
-        let stmt =
-            mica_cql_syntax::parse_statement("UPDATE system_auth.roles SET salted_hash = ? WHERE role = ?")?;
-        let values = [
-            Value::Set(Bytes::from(hash.into_bytes())),
-            Value::Set(Bytes::from(alter.name.as_bytes().to_vec())),
-        ];
-        let mut s = ClientState::default();
-        self.run_sync(&mut s, &stmt, &values, None)?;
-        Ok(())
     }
 
     /// Variable specs, partition key indexes and result columns of a statement (prepared metadata).
@@ -626,10 +630,6 @@ fn marker_spec(
         R::Ttl => ("[ttl]".into(), CqlType::Int),
         other => return crate::markers::marker_spec(table, other),
     })
-}
-
-fn alter_password(alter: &mica_cql_syntax::AlterRole) -> Option<&str> {
-    alter.options.password.as_deref()
 }
 
 /// A 16-byte statement id (stable for the same text and keyspace).

@@ -4,8 +4,11 @@
 //! back typed results; it never sees storage. Errors are [`QueryError`], mapped to CQL codes by the node.
 
 mod aggregate;
+mod alter;
 mod arith;
+mod auth;
 mod ddl;
+mod describe;
 mod engine;
 mod error;
 mod functions;
@@ -13,10 +16,13 @@ mod markers;
 mod modify;
 mod read;
 mod restrictions;
+mod roles;
 mod select;
 mod selection;
 mod system;
+mod trace_session;
 mod values;
 
 pub use engine::{ClientState, LocalInfo, QueryEngine, QueryResult, SchemaListener};
 pub use error::{QueryError, Result};
+pub use trace_session::{TRACE_TTL_SECONDS, TraceSession};

@@ -603,7 +603,7 @@ impl Reader<'_> {
                 continue;
             }
             if !self.restrictions.token_ok(&row.key)
-                || !self.restrictions.filters.iter().all(|f| f.matches(&row))
+                || !self.restrictions.all_filters.iter().all(|f| f.matches(&row))
             {
                 continue;
             }

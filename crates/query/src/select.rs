@@ -51,15 +51,26 @@ pub(crate) fn rows_of_partition(
             row.values[pk.len() + i] = Some(v.clone());
         }
     };
-    if p.rows.is_empty() {
-        if p.static_row.as_ref().is_some_and(|s| !s.cells.is_empty()) {
+    // A row without a live marker lives only through its cells, and cells of dropped columns no longer count.
+    let visible = |cells: &[CellView]| {
+        cells
+            .iter()
+            .any(|c| table.column_by_id(c.column).is_some() && !table.is_dropped(c.column, c.timestamp))
+    };
+    let live_rows: Vec<_> = p
+        .rows
+        .iter()
+        .filter(|r| r.marker.is_some() || visible(&r.cells))
+        .collect();
+    if live_rows.is_empty() {
+        if p.static_row.as_ref().is_some_and(|s| visible(&s.cells)) {
             let mut row = static_values;
             fill_keys(&mut row, &[]);
             out.push(row);
         }
         return Ok(());
     }
-    for r in &p.rows {
+    for r in live_rows {
         let Clustering::Row(ck_bytes) = &r.clustering else {
             continue;
         };

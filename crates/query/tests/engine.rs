@@ -21,6 +21,7 @@ fn engine() -> Arc<QueryEngine> {
         release_version: "4.1.5".into(),
         tokens: vec![1, 2, 3],
         password_auth: true,
+        authorization: false,
     };
     QueryEngine::open(Arc::new(MemoryEngine::new()), local).expect("the engine opens")
 }

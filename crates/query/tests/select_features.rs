@@ -27,6 +27,7 @@ fn engine_on(storage: Arc<dyn mica_storage::Engine>) -> Arc<QueryEngine> {
         release_version: "4.1.5".into(),
         tokens: vec![1, 2, 3],
         password_auth: false,
+        authorization: false,
     };
     QueryEngine::open(storage, local).expect("the engine opens")
 }

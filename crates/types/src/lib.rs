@@ -1,8 +1,9 @@
-//! Small newtypes shared by every Mica crate: tokens, write timestamps, host ids.
+//! Small newtypes shared by every Mica crate: tokens, write timestamps, host ids, CQL identifier quoting.
 //!
 //! This crate has no dependencies on other Mica crates and no I/O; it exists so that the protocol,
 //! syntax, storage and cluster crates can agree on a handful of primitive types.
 
+pub mod ident;
 mod murmur3;
 
 pub use murmur3::murmur3_token;

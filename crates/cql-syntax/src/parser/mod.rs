@@ -12,66 +12,6 @@ use crate::ast::*;
 use crate::error::ParseError;
 use crate::lexer::{Token, TokenKind, tokenize};
 
-/// Keywords that can never be used as unquoted identifiers (Cassandra's reserved keywords).
-/// `true`, `false`, `nan` and `infinity` are reserved too, by being lexed as constants.
-const RESERVED_KEYWORDS: &[&str] = &[
-    "add",
-    "allow",
-    "alter",
-    "and",
-    "apply",
-    "asc",
-    "authorize",
-    "batch",
-    "begin",
-    "by",
-    "columnfamily",
-    "create",
-    "delete",
-    "desc",
-    "describe",
-    "drop",
-    "entries",
-    "execute",
-    "from",
-    "full",
-    "grant",
-    "if",
-    "in",
-    "index",
-    "insert",
-    "into",
-    "is",
-    "keyspace",
-    "limit",
-    "materialized",
-    "modify",
-    "norecursive",
-    "not",
-    "null",
-    "of",
-    "on",
-    "or",
-    "order",
-    "primary",
-    "rename",
-    "revoke",
-    "schema",
-    "select",
-    "set",
-    "table",
-    "to",
-    "token",
-    "truncate",
-    "unlogged",
-    "update",
-    "use",
-    "using",
-    "view",
-    "where",
-    "with",
-];
-
 /// How many tokens before the offending one an error message's snippet shows (as Cassandra does).
 const SNIPPET_TOKENS_BEFORE: usize = 10;
 
@@ -89,7 +29,7 @@ fn tail_chars(s: &str, n: usize) -> &str {
 
 /// Whether `word` (any case) is a reserved keyword.
 pub(crate) fn is_reserved(word: &str) -> bool {
-    RESERVED_KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
+    mica_types::ident::is_grammar_reserved(word)
 }
 
 pub(crate) type PResult<T> = Result<T, ParseError>;
