@@ -461,10 +461,14 @@ impl Reader<'_> {
         })
     }
 
-    /// The selected rows of one partition view, filtered.
-    fn rows(&self, view: &mica_storage::PartitionView) -> Result<Vec<FullRow>> {
+    /// The selected rows of one partition view, filtered. A `continuation` view (a later chunk of a
+    /// partition) never yields the partition's static-only row.
+    fn rows(&self, view: &mica_storage::PartitionView, continuation: bool) -> Result<Vec<FullRow>> {
         let mut rows = Vec::new();
         rows_of_partition(self.table, view, self.now_seconds, &mut rows)?;
+        if continuation {
+            rows.retain(|r| r.clustering.is_some());
+        }
         if self.distinct {
             rows.truncate(1);
             for row in &mut rows {
@@ -514,20 +518,8 @@ impl Reader<'_> {
                 if after == Some(None) {
                     continue;
                 }
-                let Some(selection) = self.selection(self.row_limit, after.flatten()) else {
-                    continue;
-                };
-                let view = self.engine.storage.read_partition(
-                    table_id,
-                    &PartitionKey::new(key.clone()),
-                    &selection,
-                    self.now_seconds,
-                )?;
-                let Some(view) = view else { continue };
-                for row in self.rows(&view)? {
-                    if !sink.push(row)? {
-                        return Ok(());
-                    }
+                if !self.feed_partition(key, None, after.flatten().map(<[u8]>::to_vec), sink)? {
+                    return Ok(());
                 }
             }
             return Ok(());
@@ -567,13 +559,65 @@ impl Reader<'_> {
             if !self.restrictions.token_ok(&view.key.key) {
                 continue;
             }
-            for row in self.rows(&view)? {
-                if !sink.push(row)? {
-                    return Ok(());
-                }
+            let key = view.key.key.clone();
+            if !self.feed_partition(&key, Some(view), None, sink)? {
+                return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Feeds one partition, starting with `first` (already read) or a read after clustering `after`.
+    /// When storage stops at the row limit the partition is read on in further chunks, since rows the
+    /// row builder drops (e.g. only cells of dropped columns) may have counted towards it. Returns false
+    /// once the sink is full.
+    fn feed_partition(
+        &self,
+        key: &[u8],
+        mut first: Option<mica_storage::PartitionView>,
+        mut after: Option<Vec<u8>>,
+        sink: &mut Sink,
+    ) -> Result<bool> {
+        let limit = if self.distinct { Some(1) } else { self.row_limit };
+        let mut continuation = false;
+        loop {
+            let view = match first.take() {
+                Some(v) => v,
+                None => {
+                    let Some(selection) = self.selection(self.row_limit, after.as_deref()) else {
+                        return Ok(true);
+                    };
+                    let read = self.engine.storage.read_partition(
+                        TableId(self.table.id),
+                        &PartitionKey::new(key.to_vec()),
+                        &selection,
+                        self.now_seconds,
+                    )?;
+                    match read {
+                        Some(v) => v,
+                        None => return Ok(true),
+                    }
+                }
+            };
+            let returned = view.rows.len();
+            let last = view.rows.last().and_then(|r| match &r.clustering {
+                Clustering::Row(c) => Some(c.clone()),
+                Clustering::Static => None,
+            });
+            let rows = self.rows(&view, continuation)?;
+            let produced = !rows.is_empty();
+            for row in rows {
+                if !sink.push(row)? {
+                    return Ok(false);
+                }
+            }
+            let truncated = limit.is_some_and(|l| returned >= l);
+            if !truncated || last.is_none() || (self.distinct && produced) {
+                return Ok(true);
+            }
+            after = last;
+            continuation = true;
+        }
     }
 
     /// Virtual tables: rows are computed in memory; each gets its index as clustering for paging.
