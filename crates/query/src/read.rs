@@ -20,7 +20,7 @@ use crate::error::{QueryError, Result, invalid};
 use crate::restrictions::{self, Restrictions};
 use crate::select::{FullRow, rows_of_partition};
 use crate::selection::{Group, Projection, check_distinct};
-use crate::values::{Binds, eval_i64};
+use crate::values::{Binds, Evaluated, eval_bytes};
 
 /// Rows returned at most in one page when the client did not ask for paging.
 const MAX_UNPAGED_ROWS: usize = 1_000_000;
@@ -738,6 +738,31 @@ fn sort_outputs(
     });
 }
 
+/// A LIMIT or PER PARTITION LIMIT value: unset means no limit, null and non-positive values are refused.
+fn limit_value(
+    term: &ast::Term,
+    binds: Binds,
+    receiver: &str,
+    what: &str,
+    clause: &str,
+) -> Result<Option<usize>> {
+    match eval_bytes(term, &CqlType::Int, receiver, binds)? {
+        Evaluated::Unset => Ok(None),
+        Evaluated::Null => Err(invalid(format!("Invalid null value of {what}"))),
+        Evaluated::Bytes(b) => {
+            let n = i32::from_be_bytes(
+                b.as_slice()
+                    .try_into()
+                    .map_err(|_| invalid(format!("Invalid value for {what}")))?,
+            );
+            match usize::try_from(n) {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err(invalid(format!("{clause} must be strictly positive"))),
+            }
+        }
+    }
+}
+
 /// Executes a SELECT on `table`.
 pub(crate) fn execute(
     engine: &QueryEngine,
@@ -761,19 +786,17 @@ pub(crate) fn execute(
     )?;
 
     let limit = match &sel.limit {
-        Some(t) => match eval_i64(t, &CqlType::Int, "[limit]", binds)? {
-            Some(l) if l <= 0 => return Err(invalid("LIMIT must be strictly positive")),
-            Some(l) => l as usize,
-            None => usize::MAX,
-        },
+        Some(t) => limit_value(t, binds, "[limit]", "limit", "LIMIT")?.unwrap_or(usize::MAX),
         None => usize::MAX,
     };
     let per_partition = match &sel.per_partition_limit {
-        Some(t) => match eval_i64(t, &CqlType::Int, "[per_partition_limit]", binds)? {
-            Some(l) if l <= 0 => return Err(invalid("PER PARTITION LIMIT must be strictly positive")),
-            Some(l) => Some(l as usize),
-            None => None,
-        },
+        Some(t) => limit_value(
+            t,
+            binds,
+            "[per_partition_limit]",
+            "per partition limit",
+            "PER PARTITION LIMIT",
+        )?,
         None => None,
     };
     let page = page_size

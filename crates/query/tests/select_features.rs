@@ -1147,6 +1147,26 @@ async fn restriction_errors_match_cassandra() {
     ] {
         assert_eq!(s.err(q).await, msg, "{q}");
     }
+    // A null LIMIT is refused; an unset one means no limit.
+    for (value, expected) in [
+        (Value::Null, Err("Invalid null value of limit".to_string())),
+        (Value::Unset, Ok(2)),
+    ] {
+        let params = QueryParameters {
+            values: QueryValues::Positional(vec![value]),
+            ..QueryParameters::default()
+        };
+        let got = match s
+            .engine
+            .query(&mut s.state, "SELECT * FROM r WHERE a = 1 LIMIT ?", &params)
+            .await
+        {
+            Ok(QueryResult::Rows { rows, .. }) => Ok(rows.len()),
+            Ok(other) => panic!("rows expected, got {other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(got, expected);
+    }
     // The same queries with ALLOW FILTERING.
     assert_eq!(
         s.rows("SELECT b FROM r WHERE a = 1 AND c = 3 ALLOW FILTERING")
