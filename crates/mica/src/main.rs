@@ -1,6 +1,7 @@
 //! The `mica` command line: `mica node` runs a database node from a cassandra.yaml, `mica up` starts
-//! a ready-to-use local node with TLS and a password.
+//! a ready-to-use local node with TLS and a password, `mica nodetool` talks to a node's admin API.
 
+mod nodetool;
 mod up;
 
 use std::path::PathBuf;
@@ -33,6 +34,9 @@ enum Command {
     },
     /// Start a local node with TLS and password authentication, creating its state on first run.
     Up(up::UpArgs),
+    /// Run a nodetool command (status, info, describecluster, version, tablestats, flush, compact, stopdaemon)
+    /// against a node's admin API, printing what Cassandra's nodetool prints.
+    Nodetool(nodetool::NodetoolArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +82,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Up(args) => up::run(&args),
+        Command::Nodetool(args) => nodetool::run(&args),
     }
 }
 

@@ -41,6 +41,10 @@ pub struct UpArgs {
 pub fn run(args: &UpArgs) -> Result<()> {
     let state = prepare(&args.state_dir, args.address, args.port)?;
     let loaded = NodeConfig::load(&state.config).context("cannot load the generated configuration")?;
+    let token_file = loaded.config.mica.admin_token_file.clone().or_else(|| {
+        let data = loaded.config.data_file_directories.first()?;
+        Some(data.join(mica_node::ADMIN_TOKEN_FILE))
+    });
     let node = Node::start(loaded).context("cannot start the node")?;
     let ca = state.dir.join(CA_CERT);
     println!();
@@ -56,6 +60,14 @@ pub fn run(args: &UpArgs) -> Result<()> {
         "  drivers: user cassandra, password cassandra; trust the cluster CA {}",
         ca.display()
     );
+    if let (Some(admin), Some(token)) = (node.admin_address(), token_file) {
+        println!(
+            "  nodetool: mica nodetool -h {} -p {} --token-file {} status",
+            admin.ip(),
+            admin.port(),
+            token.display()
+        );
+    }
     println!("  state:   {}", state.dir.display());
     println!("Press Ctrl-C to stop.");
     println!();

@@ -21,4 +21,4 @@ mod node;
 mod server;
 
 pub use identity::Identity;
-pub use node::{Node, NodeError, NodeHandle, StopSignal};
+pub use node::{ADMIN_TOKEN_FILE, Node, NodeError, NodeHandle, StopSignal};

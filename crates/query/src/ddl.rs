@@ -323,7 +323,7 @@ impl QueryEngine {
                             return Err(QueryError::AlreadyExists {
                                 keyspace: c.name.clone(),
                                 table: String::new(),
-                                message: format!("Keyspace {} already exists", c.name),
+                                message: format!("Cannot add existing keyspace \"{}\"", c.name),
                             });
                         }
                         schema.keyspaces.insert(
@@ -389,6 +389,12 @@ impl QueryEngine {
                     |schema| match schema.keyspaces.remove(name) {
                         Some(ks) => {
                             tables.extend(ks.tables.values().map(|t| t.id));
+                            tables.extend(
+                                ks.tables
+                                    .values()
+                                    .flat_map(|t| crate::index::storage_ids(t))
+                                    .map(|i| i.0),
+                            );
                             Ok(true)
                         }
                         None if *if_exists => Ok(false),
@@ -424,7 +430,10 @@ impl QueryEngine {
                             return Err(QueryError::AlreadyExists {
                                 keyspace: ks_name.clone(),
                                 table: c.name.name.clone(),
-                                message: format!("Object {}.{} already exists", ks_name, c.name.name),
+                                message: format!(
+                                    "Cannot add already existing table \"{}\" to keyspace \"{}\"",
+                                    c.name.name, ks_name
+                                ),
                             });
                         }
                         let types = ks.types.clone();
@@ -450,6 +459,7 @@ impl QueryEngine {
                 let ks_name = self.keyspace_name(state, &name.keyspace)?;
                 deny_system(&ks_name)?;
                 let mut dropped_id = None;
+                let mut dropped_indexes = Vec::new();
                 let changed = self.change_schema(
                     |schema| {
                         let Some(ks) = schema.keyspaces.get(&ks_name) else {
@@ -460,7 +470,10 @@ impl QueryEngine {
                         };
                         let mut ks = (**ks).clone();
                         match ks.tables.remove(&name.name) {
-                            Some(t) => dropped_id = Some(t.id),
+                            Some(t) => {
+                                dropped_id = Some(t.id);
+                                dropped_indexes = crate::index::storage_ids(&t);
+                            }
                             None if *if_exists => return Ok(false),
                             None => {
                                 return Err(invalid(format!(
@@ -480,6 +493,9 @@ impl QueryEngine {
                 if let Some(id) = dropped_id {
                     self.storage.drop_table(mica_storage::TableId(id))?;
                 }
+                for id in dropped_indexes {
+                    self.storage.drop_table(id)?;
+                }
                 dropped(SchemaChangeTarget::Table {
                     keyspace: ks_name,
                     name: name.name.clone(),
@@ -496,6 +512,9 @@ impl QueryEngine {
                     )));
                 }
                 self.storage.truncate_table(mica_storage::TableId(table.id))?;
+                for id in crate::index::storage_ids(table) {
+                    self.storage.truncate_table(id)?;
+                }
                 QueryResult::Void
             }
             K::CreateType(c) => {
@@ -592,6 +611,8 @@ impl QueryEngine {
             }
             K::AlterTable(alter) => self.alter_table(state, alter)?,
             K::AlterType(alter) => self.alter_type(state, alter)?,
+            K::CreateIndex(c) => self.create_index(state, c)?,
+            K::DropIndex { if_exists, name } => self.drop_index(state, *if_exists, name)?,
             _ => return Ok(None),
         };
         Ok(Some(result))

@@ -68,6 +68,8 @@ pub struct QueryEngine {
     pub(crate) listeners: Mutex<Vec<SchemaListener>>,
     /// Users' roles and permissions, for the per-statement authorization check.
     pub(crate) auth_cache: crate::auth::AuthCache,
+    /// Partition locks and timestamp clock of lightweight transactions.
+    pub(crate) lwt: crate::lwt::LwtState,
 }
 
 /// A statement prepared once and executed many times.
@@ -126,6 +128,7 @@ impl QueryEngine {
         for ks in schema.keyspaces.values() {
             for t in ks.tables.values().filter(|t| !t.is_virtual) {
                 storage.create_table(mica_storage::TableId(t.id), crate::ddl::storage_options(t))?;
+                crate::index::open_index_tables(&*storage, t)?;
             }
         }
         let engine = Arc::new(QueryEngine {
@@ -136,6 +139,7 @@ impl QueryEngine {
             ddl_lock: Mutex::new(()),
             listeners: Mutex::new(Vec::new()),
             auth_cache: crate::auth::AuthCache::default(),
+            lwt: crate::lwt::LwtState::default(),
         });
         if engine.local.password_auth
             && engine.role_hash(DEFAULT_SUPERUSER)?.is_none()
@@ -296,6 +300,7 @@ impl QueryEngine {
         let now = mica_types::now_seconds();
         let mut mutations = Vec::new();
         let access = self.access(state)?;
+        let mut children = Vec::with_capacity(batch.statements.len());
         for child in &batch.statements {
             let (statement, keyspace) = match child {
                 mica_cql_protocol::BatchStatement::Query { query, .. } => (
@@ -328,10 +333,19 @@ impl QueryEngine {
             let binds = crate::values::Binds {
                 values: child.values(),
             };
+            children.push((statement, scoped, binds));
+        }
+        if children
+            .iter()
+            .any(|(s, ..)| crate::cas::is_conditional(&s.statement.kind))
+        {
+            return self.execute_cas_batch(&children, batch).await;
+        }
+        for (statement, scoped, binds) in &children {
             mutations.extend(self.mutations_for(
-                &scoped,
+                scoped,
                 &statement.statement.kind,
-                binds,
+                *binds,
                 timestamp,
                 now,
             )?);
@@ -414,6 +428,11 @@ impl QueryEngine {
             return Ok(r);
         }
         let binds = crate::values::Binds { values };
+        if crate::cas::is_conditional(&statement.kind) {
+            return self
+                .execute_conditional(state, &statement.kind, binds, params)
+                .await;
+        }
         use mica_cql_syntax::StatementKind as K;
         match &statement.kind {
             K::Select(sel) => {
@@ -495,7 +514,12 @@ impl QueryEngine {
                     return Err(crate::error::invalid("Conditional updates are not supported yet"));
                 }
                 let wp = crate::modify::write_params(&upd.using, &table, binds, timestamp, now)?;
-                crate::modify::update(&table, upd, binds, &wp)
+                let prefetch = crate::collections::StoragePrefetch {
+                    storage: &*self.storage,
+                    table: mica_storage::TableId(table.id),
+                    now_seconds: now,
+                };
+                crate::modify::update(&table, upd, binds, &wp, &prefetch)
             }
             K::Delete(del) => {
                 let table = self.resolve_table(state, &del.table)?;
@@ -506,7 +530,12 @@ impl QueryEngine {
                     ));
                 }
                 let wp = crate::modify::write_params(&del.using, &table, binds, timestamp, now)?;
-                crate::modify::delete(&table, del, binds, &wp)
+                let prefetch = crate::collections::StoragePrefetch {
+                    storage: &*self.storage,
+                    table: mica_storage::TableId(table.id),
+                    now_seconds: now,
+                };
+                crate::modify::delete(&table, del, binds, &wp, &prefetch)
             }
             K::Batch(b) => {
                 let mut all = Vec::new();
@@ -572,6 +601,21 @@ impl QueryEngine {
                 typ,
             });
         }
+        // `m = m - ?` on a map removes a set of keys: the marker is typed as that set, as Cassandra does.
+        if let (K::Update(upd), Some(t)) = (&statement.kind, &table) {
+            for a in &upd.assignments {
+                if let mica_cql_syntax::Assignment::Subtract {
+                    column,
+                    value: mica_cql_syntax::Term::Marker(m),
+                } = a
+                    && let Some(mica_cql_types::CqlType::Map(k, _)) =
+                        t.column(column).map(|c| c.typ.unfrozen())
+                    && let Some(v) = variables.get_mut(m.index)
+                {
+                    v.typ = mica_cql_types::CqlType::Set(k.clone());
+                }
+            }
+        }
         let mut pk_indexes = Vec::new();
         if let Some(t) = &table {
             for c in t.partition_key() {
@@ -607,14 +651,24 @@ fn marker_spec(
     Ok(match role {
         R::Column(n) => (n.clone(), col(n)?),
         R::InList(n) => (format!("in({n})"), CqlType::List(Box::new(col(n)?))),
-        R::CollectionKey(n) => (
-            format!("key({n})"),
-            match col(n)? {
-                CqlType::Map(k, _) => *k,
-                CqlType::Set(k) => *k,
-                _ => CqlType::Int,
-            },
-        ),
+        R::CollectionKey(n) => match col(n)? {
+            CqlType::Map(k, _) => (format!("key({n})"), *k),
+            CqlType::Set(k) => (format!("key({n})"), *k),
+            _ => (format!("idx({n})"), CqlType::Int),
+        },
+        R::Field { column, field } => {
+            let typ = col(column)?;
+            let field_type = match typ.unfrozen() {
+                CqlType::Udt(def) => def
+                    .fields
+                    .iter()
+                    .find(|(f, _)| f == field)
+                    .map(|(_, t)| t.clone()),
+                _ => None,
+            };
+            (format!("{column}.{field}"), field_type.unwrap_or(typ))
+        }
+        R::Json => ("[json]".into(), CqlType::Varchar),
         R::CollectionValue(n) => (
             format!("value({n})"),
             match col(n)? {

@@ -25,7 +25,7 @@ pub(crate) struct WriteParams {
 }
 
 impl WriteParams {
-    fn ttl(&self) -> Option<Ttl> {
+    pub(crate) fn ttl(&self) -> Option<Ttl> {
         self.ttl.filter(|t| *t > 0).map(|t| Ttl {
             ttl_seconds: t,
             expires_at: self.now_seconds + t as i64,
@@ -249,6 +249,9 @@ fn collection_cells(c: &ColumnDef, value: &CqlValue, wp: &WriteParams) -> Result
                 cells.push(live(encode_element_key(kt, k).map_err(err)?, value));
             }
         }
+        (CqlType::Udt(def), CqlValue::Udt(fields)) => {
+            cells.extend(crate::collections::udt_cells(c, def, fields, wp)?);
+        }
         _ => return Err(invalid(format!("Invalid value for collection column {}", c.name))),
     }
     Ok(cells)
@@ -330,28 +333,52 @@ pub(crate) fn insert(
     binds: Binds,
     wp: &WriteParams,
 ) -> Result<Vec<Mutation>> {
-    let ast::InsertValues::Columns { columns, values } = &ins.values else {
-        return Err(invalid("INSERT JSON is not supported yet"));
-    };
-    if columns.len() != values.len() {
-        return Err(invalid("Unmatched column names/values"));
-    }
+    let assigned = insert_values(table, ins, binds)?;
+    insert_assigned(table, assigned, wp)
+}
+
+/// The evaluated value of every column an INSERT assigns (terms are evaluated exactly once, so a
+/// conditional INSERT can build its mutation later with the LWT timestamp).
+pub(crate) fn insert_values<'a>(
+    table: &'a TableDef,
+    ins: &'a ast::Insert,
+    binds: Binds,
+) -> Result<Vec<(&'a str, Evaluated)>> {
     if table.is_counter {
         return Err(invalid(
             "INSERT statements are not allowed on counter tables, use UPDATE instead",
         ));
     }
+    let mut assigned = Vec::new();
+    match &ins.values {
+        ast::InsertValues::Columns { columns, values } => {
+            if columns.len() != values.len() {
+                return Err(invalid("Unmatched column names/values"));
+            }
+            for (name, term) in columns.iter().zip(values) {
+                let c = column(table, name)?;
+                if assigned.iter().any(|(n, _): &(&str, _)| *n == name) {
+                    return Err(invalid(format!("Multiple definitions found for column {name}")));
+                }
+                let v = eval_bytes(term, &c.typ, &c.name, binds)?;
+                assigned.push((name.as_str(), v));
+            }
+        }
+        ast::InsertValues::Json { json, default_unset } => {
+            assigned = crate::json_insert::assignments(table, json, *default_unset, binds)?;
+        }
+    }
+    Ok(assigned)
+}
+
+/// Builds the mutation of an INSERT from its evaluated column values.
+pub(crate) fn insert_assigned(
+    table: &TableDef,
+    assigned: Vec<(&str, Evaluated)>,
+    wp: &WriteParams,
+) -> Result<Vec<Mutation>> {
     let mut pk = Vec::new();
     let mut clustering = Vec::new();
-    let mut assigned = Vec::new();
-    for (name, term) in columns.iter().zip(values) {
-        let c = column(table, name)?;
-        if assigned.iter().any(|(n, _): &(&str, _)| *n == name) {
-            return Err(invalid(format!("Multiple definitions found for column {name}")));
-        }
-        let v = eval_bytes(term, &c.typ, &c.name, binds)?;
-        assigned.push((name.as_str(), v));
-    }
     for c in table.partition_key() {
         let v = assigned
             .iter()
@@ -393,7 +420,9 @@ pub(crate) fn insert(
         m.rows.push(static_row);
     }
     m.rows.push(row);
-    Ok(vec![m])
+    let mut mutations = vec![m];
+    crate::index::add_entries(table, &mut mutations)?;
+    Ok(mutations)
 }
 
 /// Builds the mutations of an UPDATE.
@@ -402,6 +431,7 @@ pub(crate) fn update(
     upd: &ast::Update,
     binds: Binds,
     wp: &WriteParams,
+    prefetch: &dyn crate::collections::Prefetch,
 ) -> Result<Vec<Mutation>> {
     let keys = keys_from_where(table, &upd.where_clause, binds)?;
     let only_static = upd.assignments.iter().all(|a| {
@@ -430,12 +460,30 @@ pub(crate) fn update(
             if c.is_primary_key() {
                 return Err(invalid(format!("PRIMARY KEY part {} found in SET part", c.name)));
             }
+            crate::collections::check_assignment(c, a)?;
             let target = if c.kind == ColumnKind::Static {
                 &mut static_row
             } else {
                 &mut row
             };
+            let current = || prefetch.cells(key, &target_clustering(c, &keys), c.id);
             match a {
+                ast::Assignment::Set {
+                    target: ast::ColumnTarget::Element { key: index, .. },
+                    value,
+                } if matches!(c.typ, CqlType::List(_)) => {
+                    crate::collections::set_list_index(target, c, index, value, binds, wp, current)?;
+                }
+                ast::Assignment::Set {
+                    target: ast::ColumnTarget::Field { field, .. },
+                    value,
+                } => crate::collections::set_udt_field(target, c, field, value, binds, wp)?,
+                ast::Assignment::Subtract { value, .. } if matches!(c.typ, CqlType::List(_)) => {
+                    crate::collections::discard_from_list(target, c, value, binds, wp, current)?;
+                }
+                ast::Assignment::Prepend { value, .. } => {
+                    crate::collections::prepend_to_list(target, c, value, binds, wp)?;
+                }
                 ast::Assignment::Set {
                     target: ast::ColumnTarget::Column(_),
                     value,
@@ -460,15 +508,18 @@ pub(crate) fn update(
                         value: CellValue::CounterDelta(delta),
                     });
                 }
-                ast::Assignment::Add { value, .. } | ast::Assignment::Prepend { value, .. }
-                    if c.typ.is_multicell() =>
-                {
+                ast::Assignment::Add { value, .. } if c.typ.is_multicell() => {
                     if let Some(v) = eval_value(value, &c.typ, &c.name, binds)? {
                         target.cells.extend(collection_cells(c, &v, wp)?);
                     }
                 }
                 ast::Assignment::Subtract { value, .. } if c.typ.is_multicell() => {
-                    let Some(v) = eval_value(value, &c.typ, &c.name, binds)? else {
+                    // The value removed from a map is the set of its keys.
+                    let removed = match &c.typ {
+                        CqlType::Map(k, _) => CqlType::Set(k.clone()),
+                        other => other.clone(),
+                    };
+                    let Some(v) = eval_value(value, &removed, &c.name, binds)? else {
                         continue;
                     };
                     match (&c.typ, v) {
@@ -541,6 +592,7 @@ pub(crate) fn update(
         }
         mutations.push(m);
     }
+    crate::index::add_entries(table, &mut mutations)?;
     Ok(mutations)
 }
 
@@ -550,6 +602,7 @@ pub(crate) fn delete(
     del: &ast::Delete,
     binds: Binds,
     wp: &WriteParams,
+    prefetch: &dyn crate::collections::Prefetch,
 ) -> Result<Vec<Mutation>> {
     let keys = keys_from_where(table, &del.where_clause, binds)?;
     let deletion = wp.deletion(wp.timestamp);
@@ -582,6 +635,7 @@ pub(crate) fn delete(
                         c.name
                     )));
                 }
+                crate::collections::check_deletion(c, target)?;
                 let r = if c.kind == ColumnKind::Static {
                     &mut static_row
                 } else {
@@ -589,6 +643,10 @@ pub(crate) fn delete(
                 };
                 match target {
                     ast::ColumnTarget::Column(_) => set_column(r, c, Evaluated::Null, wp)?,
+                    ast::ColumnTarget::Element { key: index, .. } if matches!(c.typ, CqlType::List(_)) => {
+                        let current = || prefetch.cells(key, &target_clustering(c, &keys), c.id);
+                        crate::collections::delete_list_index(r, c, index, binds, wp, current)?;
+                    }
                     ast::ColumnTarget::Element { key, .. } => {
                         let kt = match &c.typ {
                             CqlType::Map(k, _) => k,
@@ -611,8 +669,8 @@ pub(crate) fn delete(
                             },
                         });
                     }
-                    ast::ColumnTarget::Field { .. } => {
-                        return Err(invalid("Deleting UDT fields is not supported yet"));
+                    ast::ColumnTarget::Field { field, .. } => {
+                        crate::collections::delete_udt_field(r, c, field, wp)?;
                     }
                 }
             }
@@ -629,4 +687,13 @@ pub(crate) fn delete(
         mutations.push(m);
     }
     Ok(mutations)
+}
+
+/// The row a column of an UPDATE/DELETE lives in: the static row for static columns.
+fn target_clustering(c: &ColumnDef, keys: &KeySelection) -> Clustering {
+    if c.kind == ColumnKind::Static {
+        Clustering::Static
+    } else {
+        Clustering::Row(keys.clustering[0].clone())
+    }
 }

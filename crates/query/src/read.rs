@@ -435,6 +435,8 @@ struct Reader<'a> {
     resume: Option<&'a Resume>,
     /// Storage may stop each partition after this many rows (no filtering or grouping in memory).
     row_limit: Option<usize>,
+    /// Candidate partitions come from a secondary index (a range query with an indexed relation).
+    via_index: bool,
     now_seconds: i64,
 }
 
@@ -484,7 +486,20 @@ impl Reader<'_> {
         } else if !self.restrictions.full_partitions() {
             rows.retain(|r| r.clustering.is_some());
         }
-        rows.retain(|r| self.restrictions.filters.iter().all(|f| f.matches(r)));
+        // Rows read through an index ignore the clustering slices, so every relation is re-checked.
+        let filters = if self.via_index {
+            &self.restrictions.all_filters
+        } else {
+            &self.restrictions.filters
+        };
+        rows.retain(|r| {
+            filters.iter().all(|f| f.matches(r))
+                && self
+                    .restrictions
+                    .index
+                    .as_ref()
+                    .is_none_or(|ix| ix.matches(&r.values))
+        });
         if let Some(resume) = self.resume
             && rows.first().is_some_and(|r| r.key == resume.key)
         {
@@ -520,6 +535,36 @@ impl Reader<'_> {
                 }
                 if !self.feed_partition(key, None, after.flatten().map(<[u8]>::to_vec), sink)? {
                     return Ok(());
+                }
+            }
+            return Ok(());
+        }
+        if let Some(ix) = &self.restrictions.index {
+            let from = self.resume.map(|r| r.key.as_slice());
+            for (pk, selection) in ix.candidates(&*self.engine.storage, self.now_seconds, from)? {
+                if !self.restrictions.token_ok(&pk.key) {
+                    continue;
+                }
+                if self
+                    .resume
+                    .is_some_and(|r| r.key == pk.key && r.clustering.is_none())
+                {
+                    continue;
+                }
+                let selection = ReadSelection {
+                    reversed: self.reversed,
+                    limit_rows: self.distinct.then_some(1),
+                    ..selection
+                };
+                let view = self
+                    .engine
+                    .storage
+                    .read_partition(table_id, &pk, &selection, self.now_seconds)?;
+                let Some(view) = view else { continue };
+                for row in self.rows(&view, false)? {
+                    if !sink.push(row)? {
+                        return Ok(());
+                    }
                 }
             }
             return Ok(());
@@ -846,6 +891,7 @@ pub(crate) fn execute(
         distinct: sel.distinct,
         resume: resume.as_ref(),
         row_limit,
+        via_index: restrictions.keys.is_none() && restrictions.index.is_some(),
         now_seconds,
     };
     let mut sink = Sink {

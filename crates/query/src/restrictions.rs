@@ -211,6 +211,9 @@ impl ClusteringRestriction {
 /// The analysed WHERE clause.
 #[derive(Debug, Default)]
 pub(crate) struct Restrictions {
+    /// A relation a secondary index answers (the first one, as Cassandra picks one index); rows are
+    /// re-checked with it since index entries may be stale.
+    pub index: Option<crate::index::IndexRestriction>,
     /// The partition keys to read, in Cassandra's order, when every partition key column is restricted
     /// by `=` or `IN`; `None` for a range query.
     pub keys: Option<Vec<Vec<u8>>>,
@@ -454,6 +457,17 @@ pub(crate) fn analyze(
     };
 
     for r in relations {
+        if out.index.is_none()
+            && !table.is_virtual
+            && let Some(ix) = crate::index::restriction_for(table, r, binds)?
+        {
+            let on_key = table.columns[ix.column].is_primary_key();
+            out.index = Some(ix);
+            // A regular column answered by the index needs no filter (and no ALLOW FILTERING).
+            if !on_key {
+                continue;
+            }
+        }
         match &r.lhs {
             ast::RelationLhs::Column(name) => {
                 let i = column_index(name)?;
@@ -829,10 +843,12 @@ pub(crate) fn analyze(
         }
     }
 
+    // A secondary index stands in for ALLOW FILTERING on the primary key (but not on other columns).
+    let relaxed = allow_filtering || out.index.is_some();
     // Partition key: every column by `=`/`IN` reads those partitions; anything else filters a range.
     let pk_restricted = pk.iter().any(|p| p.values.is_some() || p.other);
     let keyed = pk.iter().all(|p| p.values.is_some() && !p.other);
-    if pk_restricted && !keyed && !allow_filtering {
+    if pk_restricted && !keyed && !relaxed {
         return Err(invalid(REQUIRES_ALLOW_FILTERING));
     }
     if keyed {
@@ -840,7 +856,7 @@ pub(crate) fn analyze(
     }
 
     // Clustering columns: CONTAINS needs filtering, and so does any gap in the restricted prefix.
-    if ck.iter().any(|r| matches!(r.kind, CKind::Contains)) && !allow_filtering {
+    if ck.iter().any(|r| matches!(r.kind, CKind::Contains)) && !relaxed {
         return Err(invalid(
             "Clustering columns can only be restricted with CONTAINS with a secondary index or filtering",
         ));
@@ -856,7 +872,7 @@ pub(crate) fn analyze(
             next = r.last + 1;
         }
     }
-    if needs_filtering && !allow_filtering {
+    if needs_filtering && !relaxed {
         let mut restricted: Vec<usize> = ck.iter().flat_map(|r| r.first..=r.last).collect();
         restricted.sort_unstable();
         restricted.dedup();
@@ -873,7 +889,7 @@ pub(crate) fn analyze(
         return Err(invalid(REQUIRES_ALLOW_FILTERING));
     }
     // A range (or token range) query with clustering restrictions filters every partition.
-    if !keyed && !ck.is_empty() && regular_count == 0 && !allow_filtering {
+    if !keyed && !ck.is_empty() && regular_count == 0 && !relaxed {
         return Err(invalid(REQUIRES_ALLOW_FILTERING));
     }
     out.has_clustering = !ck.is_empty();

@@ -117,7 +117,16 @@ fn fill_cells(table: &TableDef, cells: &[CellView], row: &mut FullRow, now_secon
         if group.is_empty() {
             continue;
         }
-        if c.typ.is_multicell() {
+        if matches!(c.typ, CqlType::Udt(_)) {
+            let cells: Vec<(Vec<u8>, Vec<u8>)> = group
+                .iter()
+                .filter_map(|cell| match (&cell.path, &cell.value) {
+                    (Some(p), Value::Bytes(v)) => Some((p.clone(), v.clone())),
+                    _ => None,
+                })
+                .collect();
+            row.values[idx] = crate::collections::multicell_value(&c.typ, &cells)?;
+        } else if c.typ.is_multicell() {
             let mut body = Vec::new();
             body.extend_from_slice(&(group.len() as i32).to_be_bytes());
             for cell in &group {

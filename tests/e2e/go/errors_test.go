@@ -88,7 +88,7 @@ func TestErrors(t *testing.T) {
 		mustExec(t, "CREATE TABLE IF NOT EXISTS e.t (k int PRIMARY KEY)")
 	})
 	t.Run("AlreadyExistsWording", func(t *testing.T) {
-		knownNodeBug(t, "the node says 'Keyspace e already exists' and 'Object e.t already exists'; Cassandra 4.1 says "+
+		nodeRegression(t, "the node says 'Keyspace e already exists' and 'Object e.t already exists'; Cassandra 4.1 says "+
 			"'Cannot add existing keyspace \"e\"' and 'Cannot add already existing table \"t\" to keyspace \"e\"'", func() error {
 			for stmt, want := range map[string]string{
 				"CREATE KEYSPACE e WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}": `Cannot add existing keyspace "e"`,

@@ -301,12 +301,11 @@ func createKeyspace(t *testing.T, name string) {
 	mustExec(t, fmt.Sprintf("CREATE KEYSPACE %s WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}", name))
 }
 
-// knownNodeBug runs a check that fails because of a known node bug. While it fails the test is skipped with the bug
-// and the failure (so the suite stays green); once it passes it logs that it can become an ordinary test.
-func knownNodeBug(t *testing.T, reason string, check func() error) {
+// nodeRegression runs a check that once failed because of the node bug described by `bug` (found by this suite and
+// since fixed); it fails the test if the bug returns.
+func nodeRegression(t *testing.T, bug string, check func() error) {
 	t.Helper()
 	if err := check(); err != nil {
-		t.Skipf("known node bug: %s -- still fails with: %v", reason, err)
+		t.Fatalf("node bug is back (%s): %v", bug, err)
 	}
-	t.Logf("this known node bug no longer reproduces: make it an ordinary test (%s)", reason)
 }

@@ -592,7 +592,7 @@ func testCollectionUpdates(t *testing.T) {
 	}
 
 	t.Run("Prepend", func(t *testing.T) {
-		knownNodeBug(t, "`SET l = [0] + l` appends instead of prepending; Cassandra gives prepended elements cell "+
+		nodeRegression(t, "`SET l = [0] + l` appends instead of prepending; Cassandra gives prepended elements cell "+
 			"paths that sort before every existing element", func() error {
 			if err := session.Query("INSERT INTO ty.all (k, l) VALUES (12, [3, 1, 2])").Exec(); err != nil {
 				return err
@@ -611,7 +611,7 @@ func testCollectionUpdates(t *testing.T) {
 		})
 	})
 	t.Run("MapKeyRemoval", func(t *testing.T) {
-		knownNodeBug(t, "`SET m = m - {'a'}` on a map<text, int> is refused with 0x2200 'Invalid set literal for m "+
+		nodeRegression(t, "`SET m = m - {'a'}` on a map<text, int> is refused with 0x2200 'Invalid set literal for m "+
 			"of type map<text, int>'; Cassandra (since 2.1, CASSANDRA-6599) removes the listed keys", func() error {
 			if err := session.Query("INSERT INTO ty.all (k, m) VALUES (11, {'a': 1, 'b': 2})").Exec(); err != nil {
 				return err
@@ -661,7 +661,7 @@ func testCounters(t *testing.T) {
 }
 
 func testNonFrozenUDT(t *testing.T) {
-	knownNodeBug(t, "INSERT of a whole value into a non-frozen UDT column is refused with 0x2200 'Invalid value for "+
+	nodeRegression(t, "INSERT of a whole value into a non-frozen UDT column is refused with 0x2200 'Invalid value for "+
 		"collection column addr' (prepared and literal); Cassandra 3.6+ accepts it", func() error {
 		if err := session.Query("CREATE TABLE IF NOT EXISTS ty.nf (k int PRIMARY KEY, addr address)").Exec(); err != nil {
 			return err

@@ -43,19 +43,10 @@ function useNode(clientExtra = {}) {
   return ctx;
 }
 
-// A check that fails because of a known node bug. It still runs; while it fails it is reported as skipped with the
-// bug and the actual failure (so the suite stays green), and once it passes it says so, so that it can become an
-// ordinary test. `reason` says what the driver sent, what the node answered, and what Cassandra does instead.
-function knownNodeBug(name, reason, fn) {
-  test(`${name} [known node bug]`, async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      t.skip(`known node bug: ${reason} -- still fails with: ${err && err.message ? err.message.split('\n')[0] : err}`);
-      return;
-    }
-    t.diagnostic('this known node bug no longer reproduces: make it an ordinary test');
-  });
+// A check that once failed because of the node bug described by `bug` (found by this suite and since fixed); it is an
+// ordinary test that fails if the bug returns.
+function nodeRegression(name, bug, fn) {
+  test(`${name} [regression: ${bug.split(';')[0]}]`, fn);
 }
 
 // The last test of a file: the driver logged no warning or error (schema parsing, protocol, pool problems).
@@ -71,4 +62,4 @@ async function createKeyspace(client, name) {
     `CREATE KEYSPACE ${name} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
 }
 
-module.exports = { useNode, knownNodeBug, driverLoggedNothing, createKeyspace, cassandra };
+module.exports = { useNode, nodeRegression, driverLoggedNothing, createKeyspace, cassandra };

@@ -4,7 +4,7 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { useNode, knownNodeBug, driverLoggedNothing, createKeyspace, cassandra } = require('../lib/harness');
+const { useNode, nodeRegression, driverLoggedNothing, createKeyspace, cassandra } = require('../lib/harness');
 
 const ctx = useNode();
 const codes = cassandra.types.responseErrorCodes;
@@ -84,7 +84,7 @@ test('creating an existing keyspace or table is alreadyExists (0x2400) naming it
   await ctx.client.execute('CREATE TABLE IF NOT EXISTS e.t (k int PRIMARY KEY)');
 });
 
-knownNodeBug("alreadyExists messages use Cassandra's wording",
+nodeRegression("alreadyExists messages use Cassandra's wording",
   "the node says 'Keyspace e already exists' and 'Object e.t already exists'; Cassandra 4.1 says "
     + "'Cannot add existing keyspace \"e\"' and 'Cannot add already existing table \"t\" to keyspace \"e\"'",
   async () => {

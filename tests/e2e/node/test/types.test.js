@@ -5,7 +5,7 @@
 const { createHash } = require('node:crypto');
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { useNode, knownNodeBug, driverLoggedNothing, createKeyspace, cassandra } = require('../lib/harness');
+const { useNode, nodeRegression, driverLoggedNothing, createKeyspace, cassandra } = require('../lib/harness');
 
 const {
   BigDecimal, Duration, InetAddress, Integer, LocalDate, LocalTime, Long, TimeUuid, Tuple, Uuid, dataTypes,
@@ -363,7 +363,7 @@ test('collection element updates', async () => {
   assert.deepStrictEqual(plain(row.nm), plain(new Map([['outer', new Map([[5, 'five']])]])));
 });
 
-knownNodeBug('prepends to a list with l = [x] + l',
+nodeRegression('prepends to a list with l = [x] + l',
   "`SET l = [0] + l` appends instead of prepending (reads [3, 1, 2, 0] for [3, 1, 2]); Cassandra "
     + 'gives prepended elements cell paths that sort before every existing element',
   async () => {
@@ -374,7 +374,7 @@ knownNodeBug('prepends to a list with l = [x] + l',
     assert.deepStrictEqual(plain(row.l), plain([-2, -1, 0, 3, 1, 2]));
   });
 
-knownNodeBug('removes list elements by value and sets them by index',
+nodeRegression('removes list elements by value and sets them by index',
   "`SET l = l - [1]` answers 0x2200 'Removing elements from l is not supported yet' and "
     + "`SET l[0] = 9` answers 0x2200 'Element assignment on l is not supported yet'; Cassandra supports both",
   async () => {
@@ -385,7 +385,7 @@ knownNodeBug('removes list elements by value and sets them by index',
     assert.deepStrictEqual(plain(row.l), plain([9, 3]));
   });
 
-knownNodeBug('removes map keys with m = m - {keys}',
+nodeRegression('removes map keys with m = m - {keys}',
   "`SET m = m - {'a'}` on a map<text, int> is refused with 0x2200 'Invalid set literal for m of type "
     + "map<text, int>'; Cassandra (since 2.1, CASSANDRA-6599) removes the listed keys",
   async () => {
@@ -425,7 +425,7 @@ test('counters increment, decrement and read back as bigint', async () => {
 });
 
 // Non-frozen UDTs (Cassandra 3.6+): a whole value written with INSERT, and single fields set with UPDATE.
-knownNodeBug('non-frozen user-defined type column: whole value and field updates',
+nodeRegression('non-frozen user-defined type column: whole value and field updates',
   'INSERT of a whole value into a non-frozen UDT column is refused with 0x2200 '
     + "'Invalid value for collection column addr' (prepared and literal); Cassandra 3.6+ accepts it",
   async () => {
