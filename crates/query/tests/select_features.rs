@@ -1411,3 +1411,52 @@ async fn pages_skip_rows_hidden_by_dropped_columns() {
         assert_eq!(got, expected, "{q}");
     }
 }
+
+#[tokio::test]
+async fn indexed_reads_page_and_combine_with_restrictions() {
+    let mut s = Session::new().await;
+    s.ok("CREATE TABLE ix (k int, c int, v int, w int, PRIMARY KEY (k, c))")
+        .await;
+    s.ok("CREATE INDEX ON ix (v)").await;
+    for k in 0..5 {
+        for c in 0..4 {
+            s.ok(&format!(
+                "INSERT INTO ix (k, c, v, w) VALUES ({k}, {c}, {}, {c})",
+                (k + c) % 2
+            ))
+            .await;
+        }
+    }
+    let all = s.rows("SELECT k, c FROM ix WHERE v = 1").await;
+    assert_eq!(all.len(), 10);
+    let mut paged = Vec::new();
+    let mut state = None;
+    loop {
+        let page = s.paged("SELECT k, c FROM ix WHERE v = 1", 3, state).await;
+        paged.extend(page.rows);
+        state = page.paging_state;
+        if state.is_none() {
+            break;
+        }
+    }
+    assert_eq!(paged, all);
+    assert_eq!(
+        s.rows("SELECT count(*) FROM ix WHERE v = 0 AND c > 1").await,
+        table(&[&["5"]])
+    );
+    assert_eq!(
+        s.rows("SELECT c FROM ix WHERE k = 2 AND v = 1").await,
+        table(&[&["1"], &["3"]])
+    );
+    assert!(
+        s.err("SELECT * FROM ix WHERE v = 1 AND w = 1")
+            .await
+            .ends_with("use ALLOW FILTERING")
+    );
+    assert_eq!(
+        s.rows("SELECT k, c FROM ix WHERE v = 1 AND w = 3 ALLOW FILTERING")
+            .await
+            .len(),
+        3
+    );
+}
