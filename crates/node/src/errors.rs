@@ -24,6 +24,16 @@ pub fn error_body(error: QueryError) -> ErrorBody {
             required,
             alive,
         },
+        QueryError::FunctionFailure {
+            keyspace,
+            function,
+            arg_types,
+            ..
+        } => ErrorKind::FunctionFailure {
+            keyspace,
+            function,
+            arg_types,
+        },
         // Server faults, and variants added to the query layer later, are reported as server errors
         // so the client sees the message instead of a dropped request.
         _ => ErrorKind::Server,

@@ -582,6 +582,11 @@ impl QueryEngine {
             _ => None,
         };
         let table = table_name.map(|n| self.resolve_table(state, n)).transpose()?;
+        // The selection is checked first so that its errors win over those of its bind markers.
+        let result = match (&statement.kind, &table) {
+            (K::Select(sel), Some(t)) => crate::read::result_columns(t, sel, &self.schema())?,
+            _ => Vec::new(),
+        };
         let mut variables = Vec::new();
         for m in &statement.bind_markers {
             let (name, typ) = marker_spec(table.as_deref(), &m.role)?;
@@ -627,72 +632,7 @@ impl QueryEngine {
                 }
             }
         }
-        let result = match (&statement.kind, &table) {
-            (K::Select(sel), Some(t)) => {
-                // Run the projection over no data to get the exact result columns.
-                let dummy = ClientState {
-                    keyspace: Some(t.keyspace.clone()),
-                    user: None,
-                };
-                let _ = dummy;
-                select_columns(t, sel)?
-            }
-            _ => Vec::new(),
-        };
         Ok((variables, pk_indexes, result))
-    }
-}
-
-/// The result columns of a SELECT, as the select path names them.
-fn select_columns(t: &mica_schema::TableDef, sel: &mica_cql_syntax::Select) -> Result<Vec<ColumnSpec>> {
-    use mica_cql_syntax::{MetadataKind, Selectable, Selection};
-    use mica_cql_types::CqlType;
-    let spec = |name: String, typ: CqlType| ColumnSpec {
-        keyspace: t.keyspace.clone(),
-        table: t.name.clone(),
-        name,
-        typ,
-    };
-    Ok(match &sel.selection {
-        Selection::Wildcard => t
-            .columns
-            .iter()
-            .map(|c| spec(c.name.clone(), c.typ.clone()))
-            .collect(),
-        Selection::Selectors(selectors) => {
-            let mut out = Vec::new();
-            for s in selectors {
-                let (name, typ) = match &s.selectable {
-                    Selectable::Column(n) => {
-                        let c = t.column(n).ok_or_else(|| {
-                            crate::error::invalid(format!("Undefined column name {n} in selection clause"))
-                        })?;
-                        (n.clone(), c.typ.clone())
-                    }
-                    Selectable::CountRows => ("count".into(), CqlType::Bigint),
-                    Selectable::Function { name, .. } if name.name.eq_ignore_ascii_case("count") => {
-                        ("count".into(), CqlType::Bigint)
-                    }
-                    Selectable::Metadata {
-                        kind: MetadataKind::Ttl,
-                        arg,
-                    } => (format!("ttl({})", selectable_name(arg)), CqlType::Int),
-                    Selectable::Metadata { arg, .. } => {
-                        (format!("writetime({})", selectable_name(arg)), CqlType::Bigint)
-                    }
-                    _ => return Err(crate::error::invalid("Unsupported selector (coming soon)")),
-                };
-                out.push(spec(s.alias.clone().unwrap_or(name), typ));
-            }
-            out
-        }
-    })
-}
-
-fn selectable_name(s: &mica_cql_syntax::Selectable) -> String {
-    match s {
-        mica_cql_syntax::Selectable::Column(n) => n.clone(),
-        other => format!("{other:?}"),
     }
 }
 
@@ -742,11 +682,7 @@ fn marker_spec(
         R::PerPartitionLimit => ("[per_partition_limit]".into(), CqlType::Int),
         R::Timestamp => ("[timestamp]".into(), CqlType::Bigint),
         R::Ttl => ("[ttl]".into(), CqlType::Int),
-        other => {
-            return Err(crate::error::invalid(format!(
-                "Bind marker {other:?} is not supported yet"
-            )));
-        }
+        other => return crate::markers::marker_spec(table, other),
     })
 }
 

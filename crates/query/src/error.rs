@@ -41,6 +41,14 @@ pub enum QueryError {
     /// 0x000A ProtocolError (e.g. a paging state this node did not produce).
     #[error("{0}")]
     Protocol(String),
+    /// 0x1400 FunctionFailure: a function (or arithmetic operation) failed while executing.
+    #[error("{message}")]
+    FunctionFailure {
+        keyspace: String,
+        function: String,
+        arg_types: Vec<String>,
+        message: String,
+    },
     /// 0x0000 ServerError: a fault of ours (storage failure, broken invariant).
     #[error("{0}")]
     Server(String),

@@ -3,7 +3,9 @@
 //! The node hands this crate parsed protocol requests (query text, bound values, paging state) and gets
 //! back typed results; it never sees storage. Errors are [`QueryError`], mapped to CQL codes by the node.
 
+mod aggregate;
 mod alter;
+mod arith;
 mod auth;
 mod cas;
 mod collections;
@@ -11,12 +13,17 @@ mod ddl;
 mod describe;
 mod engine;
 mod error;
+mod functions;
 mod index;
 mod json_insert;
 mod lwt;
+mod markers;
 mod modify;
+mod read;
+mod restrictions;
 mod roles;
 mod select;
+mod selection;
 mod system;
 mod trace_session;
 mod values;

@@ -196,10 +196,8 @@ pub(crate) fn eval_value(
         Term::FunctionCall { name, args } => {
             return crate::values::call_scalar(&name.name, args, ty, receiver, binds).map(Some);
         }
-        Term::Arithmetic { .. } => {
-            return Err(invalid(format!(
-                "Arithmetic operations are not supported for {receiver} yet"
-            )));
+        Term::Arithmetic { op, lhs, rhs } => {
+            return crate::arith::eval_term(*op, lhs, rhs, ty, receiver, binds);
         }
     };
     let mut value = value;
@@ -253,13 +251,7 @@ pub(crate) fn call_scalar(
                 _ => CqlValue::Bigint(ms),
             }
         }
-        _ => {
-            return Err(invalid(format!(
-                "Unknown function {name} called with {} arguments (receiver {receiver} of type {})",
-                args.len(),
-                ty.cql_name()
-            )));
-        }
+        _ => return crate::functions::call_term(name, args, ty, receiver, binds),
     };
     Ok(value)
 }
