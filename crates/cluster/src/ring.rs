@@ -58,7 +58,7 @@ impl<N: Clone + Ord> TokenRing<N> {
     /// Builds a ring from `(token, node)` pairs; a token claimed twice is an error.
     pub fn new(entries: impl IntoIterator<Item = (i64, N)>) -> Result<Self, RingError> {
         let mut entries: Vec<(i64, N)> = entries.into_iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_by_key(|e| e.0);
         if let Some(w) = entries.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(RingError::DuplicateToken(w[0].0));
         }
@@ -280,7 +280,7 @@ pub fn allocate_tokens<N: Clone + Ord>(
     taken: &BTreeSet<i64>,
 ) -> Vec<i64> {
     let mut chosen = BTreeSet::new();
-    let mut claim = |mut token: i64, chosen: &mut BTreeSet<i64>| {
+    let claim = |mut token: i64, chosen: &mut BTreeSet<i64>| {
         // Nudge past tokens already in use; i64::MIN is never a valid Murmur3 token.
         while token == i64::MIN || taken.contains(&token) || chosen.contains(&token) {
             token = token.wrapping_add(1);
