@@ -15,6 +15,7 @@ mod index;
 mod json_insert;
 mod lwt;
 mod modify;
+mod peers;
 mod roles;
 mod select;
 mod system;
@@ -23,4 +24,5 @@ mod values;
 
 pub use engine::{ClientState, LocalInfo, QueryEngine, QueryResult, SchemaListener};
 pub use error::{QueryError, Result};
+pub use peers::{PeerInfo, PeerSource};
 pub use trace_session::{TRACE_TTL_SECONDS, TraceSession};

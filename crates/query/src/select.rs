@@ -466,7 +466,11 @@ impl QueryEngine {
         };
 
         if table.is_virtual {
-            let all = crate::system::virtual_rows(table, &self.schema(), &self.local)?;
+            let all = crate::peers::with_peer_rows(
+                self,
+                table,
+                crate::system::virtual_rows(table, &self.schema(), &self.local)?,
+            );
             let n = table.columns.len();
             let skip = resume.as_ref().map_or(0, |r| r.returned);
             let mut prows = Vec::new();
