@@ -38,6 +38,8 @@ pub(crate) struct AdminState {
     pub started: Instant,
     /// The previous CPU sample (when, process ticks) so `cpu_usage` covers the time since the last call.
     pub cpu: Mutex<Option<(Instant, u64)>>,
+    /// Cluster membership, when the node gossips.
+    pub gossip: Option<Arc<mica_cluster::Gossiper>>,
 }
 
 /// Reads the admin token from `path`, creating the file with a fresh random token (mode 0600) if it is missing.
@@ -197,6 +199,11 @@ async fn info(State(state): State<Arc<AdminState>>) -> Result<Json<api::NodeInfo
 async fn status(State(state): State<Arc<AdminState>>) -> Result<Json<api::ClusterStatus>, AdminError> {
     let local = &state.local;
     let load = load_bytes(state.storage.as_ref())?;
+    if let Some(gossip) = &state.gossip {
+        return Ok(Json(api::ClusterStatus {
+            nodes: crate::cluster::status_lines(gossip, load),
+        }));
+    }
     // A single node owns the whole ring; the cluster issue adds the peers gossip knows about.
     Ok(Json(api::ClusterStatus {
         nodes: vec![api::PeerStatus {

@@ -13,6 +13,7 @@
 //! so a connection and all its requests stay on one core.
 
 mod admin;
+mod cluster;
 mod connection;
 pub mod errors;
 mod identity;

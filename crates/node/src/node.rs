@@ -124,6 +124,8 @@ impl Node {
             let _ = sender.send(change.clone());
         }));
 
+        let gossip = crate::cluster::start(config, &local, addresses.listen, &engine)?;
+
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop_tx);
         let maintenance = crate::maintenance::spawn(
@@ -186,6 +188,7 @@ impl Node {
                 stop: stop.clone(),
                 started: std::time::Instant::now(),
                 cpu: std::sync::Mutex::new(None),
+                gossip: gossip.clone(),
             });
             let bind = SocketAddr::new(host, config.mica.admin_port);
             let (address, thread) =
@@ -231,6 +234,7 @@ impl Node {
             maintenance,
             admin_address,
             admin_thread,
+            gossip,
         })
     }
 }
@@ -341,6 +345,8 @@ pub struct NodeHandle {
     maintenance: Option<JoinHandle<()>>,
     admin_address: Option<SocketAddr>,
     admin_thread: Option<JoinHandle<()>>,
+    /// Cluster membership (absent for a node that is its own only seed).
+    gossip: Option<Arc<mica_cluster::Gossiper>>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -371,6 +377,11 @@ impl NodeHandle {
     /// The query engine, for in-process callers such as an admin API.
     pub fn query_engine(&self) -> &Arc<QueryEngine> {
         &self.engine
+    }
+
+    /// The node's gossip view: every known node with its liveness and states (empty without gossip).
+    pub fn cluster_endpoints(&self) -> Vec<mica_cluster::EndpointInfo> {
+        self.gossip.as_ref().map(|g| g.endpoints()).unwrap_or_default()
     }
 
     /// A signal other threads can use to stop the node.
@@ -411,6 +422,8 @@ impl NodeHandle {
 
     fn stop_workers(&mut self) {
         self.stop.send_replace(true);
+        // The admin thread holds the other reference; once it has stopped, announce the shutdown.
+        let gossip = self.gossip.take();
         for worker in self.workers.drain(..) {
             if worker.join().is_err() {
                 tracing::error!("a CQL worker thread panicked");
@@ -420,6 +433,12 @@ impl NodeHandle {
             && a.join().is_err()
         {
             tracing::error!("the admin API thread panicked");
+        }
+        if let Some(g) = gossip {
+            match Arc::try_unwrap(g) {
+                Ok(g) => g.stop(),
+                Err(g) => drop(g),
+            }
         }
         if let Some(m) = self.maintenance.take()
             && m.join().is_err()

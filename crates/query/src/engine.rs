@@ -70,6 +70,8 @@ pub struct QueryEngine {
     pub(crate) auth_cache: crate::auth::AuthCache,
     /// Partition locks and timestamp clock of lightweight transactions.
     pub(crate) lwt: crate::lwt::LwtState,
+    /// Where system.peers rows come from (the node's gossip view).
+    pub(crate) peers: crate::peers::Peers,
 }
 
 /// A statement prepared once and executed many times.
@@ -140,6 +142,7 @@ impl QueryEngine {
             listeners: Mutex::new(Vec::new()),
             auth_cache: crate::auth::AuthCache::default(),
             lwt: crate::lwt::LwtState::default(),
+            peers: crate::peers::Peers::default(),
         });
         if engine.local.password_auth
             && engine.role_hash(DEFAULT_SUPERUSER)?.is_none()

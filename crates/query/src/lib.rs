@@ -19,6 +19,7 @@ mod json_insert;
 mod lwt;
 mod markers;
 mod modify;
+mod peers;
 mod read;
 mod restrictions;
 mod roles;
@@ -30,4 +31,5 @@ mod values;
 
 pub use engine::{ClientState, LocalInfo, QueryEngine, QueryResult, SchemaListener};
 pub use error::{QueryError, Result};
+pub use peers::{PeerInfo, PeerSource};
 pub use trace_session::{TRACE_TTL_SECONDS, TraceSession};

@@ -667,7 +667,11 @@ impl Reader<'_> {
 
     /// Virtual tables: rows are computed in memory; each gets its index as clustering for paging.
     fn feed_virtual(&self, sink: &mut Sink) -> Result<()> {
-        let all = crate::system::virtual_rows(self.table, &self.engine.schema(), &self.engine.local)?;
+        let all = crate::peers::with_peer_rows(
+            self.engine,
+            self.table,
+            crate::system::virtual_rows(self.table, &self.engine.schema(), &self.engine.local)?,
+        );
         let n = self.table.columns.len();
         let pk_len = self.table.partition_key_len();
         for (index, values) in all.into_iter().enumerate() {
