@@ -1,1 +1,9 @@
-//! x
+//! The Mica control plane: desired state in SQLite ([`store`]), a reconciler that moves observed state towards
+//! it one step at a time ([`reconcile`]), providers that run nodes ([`provider`], [`local`]), the REST server
+//! ([`server`]) and a blocking client for the CLI ([`client`]). Nodes are reached only through their admin API
+//! and CQL, never through node internals.
+
+pub mod local;
+pub mod provider;
+pub mod reconcile;
+pub mod store;
