@@ -3,7 +3,13 @@
 //! ([`server`]) and a blocking client for the CLI ([`client`]). Nodes are reached only through their admin API
 //! and CQL, never through node internals.
 
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "256"]
+
+pub mod client;
 pub mod local;
+pub mod openapi;
 pub mod provider;
 pub mod reconcile;
+pub mod server;
 pub mod store;
