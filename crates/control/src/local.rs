@@ -233,10 +233,9 @@ impl Provider for LocalProvider {
     }
 
     fn allocate_address(&self, taken: &HashSet<IpAddr>) -> Result<IpAddr, ProviderError> {
-        let mut candidate = u32::from(self.first_address);
-        for _ in 0..MAX_ADDRESS_PROBES {
+        let first = u32::from(self.first_address);
+        for candidate in first..first.saturating_add(MAX_ADDRESS_PROBES) {
             let address = Ipv4Addr::from(candidate);
-            candidate += 1;
             // Skip network and broadcast-looking host parts; some tools refuse them.
             if matches!(address.octets()[3], 0 | 255) || taken.contains(&IpAddr::V4(address)) {
                 continue;

@@ -115,7 +115,8 @@ pub fn reconcile_cluster(
     }
 
     // Datacenters being deleted: stop, then forget their nodes.
-    for dc in data_centers.iter().filter(|d| d.deleting) {
+    // One datacenter at a time: the first one marked for deletion.
+    if let Some(dc) = data_centers.iter().find(|d| d.deleting) {
         let dc_nodes: Vec<&NodeRecord> = nodes.iter().filter(|n| n.data_center == dc.name).collect();
         if let Some(node) = dc_nodes.iter().find(|n| is_alive(provider, n)) {
             if let Err(e) = provider.stop_node(node) {

@@ -331,3 +331,69 @@ fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use clap::Parser;
+
+    use super::*;
+    use crate::{Cli, Command};
+
+    #[test]
+    fn az_style_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "mica",
+            "cluster",
+            "create",
+            "-c",
+            "c1",
+            "-i",
+            "pw",
+            "--cassandra-version",
+            "4.0",
+            "--cluster-type",
+            "NonProduction",
+            "--no-wait",
+            "--server",
+            "http://h:1",
+        ])
+        .unwrap();
+        let Command::Cluster {
+            command: ClusterCommand::Create(args),
+            connection,
+        } = cli.command
+        else {
+            panic!("expected cluster create");
+        };
+        assert_eq!(args.cluster_name, "c1");
+        assert_eq!(args.cluster_type, Some(ClusterType::NonProduction));
+        assert!(connection.no_wait);
+        assert_eq!(connection.server.as_deref(), Some("http://h:1"));
+
+        let cli = Cli::try_parse_from([
+            "mica",
+            "datacenter",
+            "create",
+            "-c",
+            "c1",
+            "-d",
+            "dc1",
+            "-n",
+            "-1",
+        ])
+        .unwrap();
+        let Command::Datacenter {
+            command: DataCenterCommand::Create(args),
+            ..
+        } = cli.command
+        else {
+            panic!("expected datacenter create");
+        };
+        // Negative counts reach the server, whose 400 says what to change.
+        assert_eq!(args.node_count, -1);
+        assert!(
+            Cli::try_parse_from(["mica", "cluster", "create", "-c", "c", "--cluster-type", "Dev"]).is_err()
+        );
+    }
+}
