@@ -1,6 +1,7 @@
 //! The `mica` command line: `mica node` runs a database node from a cassandra.yaml, `mica up` starts
 //! a ready-to-use local node with TLS and a password, `mica nodetool` talks to a node's admin API.
 
+mod control;
 mod nodetool;
 mod up;
 
@@ -37,6 +38,22 @@ enum Command {
     /// Run a nodetool command (status, info, describecluster, version, tablestats, flush, compact, stopdaemon)
     /// against a node's admin API, printing what Cassandra's nodetool prints.
     Nodetool(nodetool::NodetoolArgs),
+    /// Run the control plane: the REST API, the reconciler and the nodes of every cluster.
+    Server(control::ServerArgs),
+    /// Create, show, list or delete clusters through the control plane.
+    Cluster {
+        #[command(subcommand)]
+        command: control::ClusterCommand,
+        #[command(flatten)]
+        connection: control::Connection,
+    },
+    /// Create, show or list a cluster's datacenters through the control plane.
+    Datacenter {
+        #[command(subcommand)]
+        command: control::DataCenterCommand,
+        #[command(flatten)]
+        connection: control::Connection,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +100,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Up(args) => up::run(&args),
         Command::Nodetool(args) => nodetool::run(&args),
+        Command::Server(args) => control::server(&args),
+        Command::Cluster { command, connection } => control::cluster(&command, &connection),
+        Command::Datacenter { command, connection } => control::data_center(&command, &connection),
     }
 }
 

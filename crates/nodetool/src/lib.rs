@@ -47,6 +47,17 @@ impl AdminClient {
         }
     }
 
+    /// The same client with a shorter per-request timeout (the control plane's liveness probes must not hang
+    /// on a stuck node).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> AdminClient {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .build();
+        self.agent = config.new_agent();
+        self
+    }
+
     pub fn info(&self) -> Result<api::NodeInfo, NodetoolError> {
         self.get(api::INFO)
     }

@@ -1,0 +1,15 @@
+//! The Mica control plane: desired state in SQLite ([`store`]), a reconciler that moves observed state towards
+//! it one step at a time ([`reconcile`]), providers that run nodes ([`provider`], [`local`]), the REST server
+//! ([`server`]) and a blocking client for the CLI ([`client`]). Nodes are reached only through their admin API
+//! and CQL, never through node internals.
+
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "256"]
+
+pub mod client;
+pub mod local;
+pub mod openapi;
+pub mod provider;
+pub mod reconcile;
+pub mod server;
+pub mod store;

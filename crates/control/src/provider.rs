@@ -1,0 +1,82 @@
+//! The `Provider` trait: how the reconciler makes nodes exist (local processes today, Kubernetes pods later).
+//! Providers place, start and stop nodes; they never look inside a node. The reconciler observes nodes only
+//! through the node admin API ([`Provider::node_info`]'s default uses `mica-nodetool`'s `AdminClient`).
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use mica_control_api::{ClusterProperties, DataCenterProperties};
+use mica_node_admin_api::NodeInfo;
+
+use crate::store::NodeRecord;
+
+/// Why a provider action failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ProviderError(pub String);
+
+impl ProviderError {
+    pub fn new(message: impl Into<String>) -> ProviderError {
+        ProviderError(message.into())
+    }
+}
+
+/// Everything a provider needs to lay out one node.
+#[derive(Clone, Debug)]
+pub struct NodeSpec<'a> {
+    pub cluster: &'a ClusterProperties,
+    pub data_center: &'a DataCenterProperties,
+    pub node: &'a NodeRecord,
+    /// Seed addresses of every datacenter of the cluster.
+    pub seeds: &'a [IpAddr],
+}
+
+/// Where a node's admin API is and the token it accepts.
+#[derive(Clone, Debug)]
+pub struct AdminEndpoint {
+    pub host: String,
+    pub port: u16,
+    pub token: String,
+}
+
+/// A place where nodes run. Every method is idempotent: the reconciler may repeat any step after a restart.
+pub trait Provider: Send + Sync {
+    /// Creates the cluster-wide material (the cluster CA) if missing.
+    fn prepare_cluster(&self, cluster: &str) -> Result<(), ProviderError>;
+    /// The cluster CA certificate (PEM) clients trust, once prepared.
+    fn cluster_ca(&self, cluster: &str) -> Option<String>;
+    /// Picks a free node address not in `taken`.
+    fn allocate_address(&self, taken: &HashSet<IpAddr>) -> Result<IpAddr, ProviderError>;
+    /// Writes (or rewrites) the node's configuration, certificates and directories.
+    fn prepare_node(&self, spec: &NodeSpec<'_>) -> Result<(), ProviderError>;
+    /// Starts the node's process; a no-op when this provider already runs it.
+    fn start_node(&self, node: &NodeRecord) -> Result<(), ProviderError>;
+    /// Whether this provider has a live process for the node (a node adopted after a control-plane restart
+    /// answers its admin API without being a child: see [`Provider::node_info`]).
+    fn is_running(&self, node: &NodeRecord) -> bool;
+    /// Stops the node gracefully and waits until it is gone.
+    fn stop_node(&self, node: &NodeRecord) -> Result<(), ProviderError>;
+    /// Removes the node's directory (its data is gone).
+    fn remove_node(&self, node: &NodeRecord) -> Result<(), ProviderError>;
+    /// Removes the cluster's directory (after all its nodes are removed).
+    fn remove_cluster(&self, cluster: &str) -> Result<(), ProviderError>;
+    /// The node's admin API endpoint, once prepared.
+    fn admin_endpoint(&self, node: &NodeRecord) -> Option<AdminEndpoint>;
+    /// Where the node's log is, for error messages.
+    fn log_location(&self, node: &NodeRecord) -> String;
+
+    /// What the node says about itself through its admin API; `None` while it does not answer.
+    fn node_info(&self, node: &NodeRecord) -> Option<NodeInfo> {
+        let endpoint = self.admin_endpoint(node)?;
+        mica_nodetool::AdminClient::new(&endpoint.host, endpoint.port, &endpoint.token)
+            .with_timeout(std::time::Duration::from_secs(ADMIN_PROBE_TIMEOUT_SECONDS))
+            .info()
+            .ok()
+    }
+
+    /// Stops every process this provider started (control-plane shutdown).
+    fn shutdown(&self) {}
+}
+
+/// How long one admin API probe may take before the node counts as not answering.
+pub const ADMIN_PROBE_TIMEOUT_SECONDS: u64 = 3;
