@@ -289,7 +289,6 @@ async fn connects_only_with_tls_and_the_right_password() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "CREATE ROLE is not implemented on this branch yet (the node answers 'not supported')"]
 async fn a_role_created_over_cql_can_log_in() -> Result<()> {
     with_node(async |node| {
         let session = node.session().await?;
@@ -651,7 +650,6 @@ async fn prepared_statements_paging_and_batches() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the token() selector is not implemented on this branch yet ('Unsupported selector')"]
 async fn the_driver_and_the_node_compute_the_same_token() -> Result<()> {
     with_node(async |node| {
         let session = node.session().await?;
@@ -1161,7 +1159,6 @@ async fn every_cql_type_reads_back_as_written() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "non-frozen UDT columns are not writable on this branch yet ('Invalid value for collection column')"]
 async fn a_non_frozen_udt_reads_back_as_written() -> Result<()> {
     with_node(async |node| {
         let session = node.session().await?;
