@@ -398,7 +398,8 @@ impl QueryEngine {
                 }
             }
         }
-        let durable = self.storage.apply(mutations)?;
+        // Visible before the lock is released, so the next LWT on this partition reads this write.
+        let durable = self.storage.apply_visible(mutations)?;
         drop(guard);
         Ok((applied_result, Some(durable)))
     }

@@ -759,11 +759,11 @@ impl QueryEngine {
             }
             if pending.len() >= BUILD_BATCH {
                 // Durability of the whole build is ensured by the flush below.
-                drop(self.storage.apply(std::mem::take(&mut pending))?);
+                drop(self.storage.apply_visible(std::mem::take(&mut pending))?);
             }
         }
         if !pending.is_empty() {
-            drop(self.storage.apply(pending)?);
+            drop(self.storage.apply_visible(pending)?);
         }
         self.storage.flush()?;
         Ok(())

@@ -28,8 +28,15 @@ pub trait Engine: Send + Sync {
     fn list_tables(&self) -> Result<Vec<TableId>>;
 
     /// Applies mutations atomically; the returned [`Durable`] resolves when the commit-log policy
-    /// considers them durable. Fails at once for unknown tables or a poisoned engine.
+    /// considers them durable. Fails at once for unknown tables or a poisoned engine. The mutations are
+    /// visible to reads at the latest when the `Durable` resolves (an engine may hand the journal append to
+    /// its commit-log thread so that callers on a request thread never wait behind an fsync).
     fn apply(&self, mutations: Vec<Mutation>) -> Result<Durable>;
+    /// Like [`Engine::apply`], but the mutations are visible to reads when this returns: for callers that
+    /// must read their own write under a lock they hold (lightweight transactions, index builds).
+    fn apply_visible(&self, mutations: Vec<Mutation>) -> Result<Durable> {
+        self.apply(mutations)
+    }
     /// Applies mutations and blocks until durable. Not for async runtime threads.
     fn apply_sync(&self, mutations: Vec<Mutation>) -> Result<()> {
         self.apply(mutations)?.wait()

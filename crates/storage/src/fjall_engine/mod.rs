@@ -246,10 +246,37 @@ impl FjallEngine {
     }
 
     fn write_error(&self, e: fjall::Error) -> StorageError {
-        match e {
-            fjall::Error::Poisoned => self.inner.poison.set("fjall journal write failed".into()),
-            other => StorageError::Backend(other.to_string()),
+        write_error(&self.inner.poison, e)
+    }
+
+    /// Checks the poison flag and encodes `mutations` into one write batch (`None` when there is nothing
+    /// to write); unknown tables fail here, before anything is written.
+    fn encode(&self, mutations: &[Mutation]) -> Result<Option<fjall::OwnedWriteBatch>> {
+        self.inner.poison.check()?;
+        if mutations.is_empty() {
+            return Ok(None);
         }
+        let versions: usize = mutations
+            .iter()
+            .flat_map(|m| &m.rows)
+            .map(|r| r.cells.len() + usize::from(r.marker.is_some()))
+            .sum();
+        let mut uid = self.alloc_uids(versions as u64)?;
+        let mut batch = self.inner.db.batch();
+        let tables = self.inner.tables.read().map_err(|_| lock_error())?;
+        for m in mutations {
+            let handle = tables.get(&m.table).ok_or(StorageError::UnknownTable(m.table))?;
+            encode_mutation(&mut batch, &handle.ks, m, &mut uid)?;
+        }
+        Ok(Some(batch))
+    }
+}
+
+/// A failed journal write poisons the engine when fjall says the journal is unusable.
+fn write_error(poison: &Poison, e: fjall::Error) -> StorageError {
+    match e {
+        fjall::Error::Poisoned => poison.set("fjall journal write failed".into()),
+        other => StorageError::Backend(other.to_string()),
     }
 }
 
@@ -464,24 +491,33 @@ impl Engine for FjallEngine {
     }
 
     fn apply(&self, mutations: Vec<Mutation>) -> Result<Durable> {
-        self.inner.poison.check()?;
-        if mutations.is_empty() {
+        let Some(batch) = self.encode(&mutations)? else {
             return Ok(Durable::ready(Ok(())));
-        }
-        let versions: usize = mutations
-            .iter()
-            .flat_map(|m| &m.rows)
-            .map(|r| r.cells.len() + usize::from(r.marker.is_some()))
-            .sum();
-        let mut uid = self.alloc_uids(versions as u64)?;
-        let mut batch = self.inner.db.batch();
-        {
-            let tables = self.inner.tables.read().map_err(|_| lock_error())?;
-            for m in &mutations {
-                let handle = tables.get(&m.table).ok_or(StorageError::UnknownTable(m.table))?;
-                encode_mutation(&mut batch, &handle.ks, m, &mut uid)?;
+        };
+        match (&self.inner.policy, &self.syncer) {
+            (CommitLogSync::Periodic { .. }, _) | (_, None) => {
+                batch.commit().map_err(|e| self.write_error(e))?;
+                Ok(Durable::ready(Ok(())))
+            }
+            (_, Some(syncer)) => {
+                // The syncer thread appends the batch to the journal right before its next fsync: fjall holds
+                // the journal lock during an fsync, and a request thread appending here would stall every
+                // other request of its core until the fsync ends.
+                let (durable, completer) = Durable::pending();
+                let poison = self.inner.poison.clone();
+                syncer.enqueue_commit(
+                    Box::new(move || batch.commit().map_err(|e| write_error(&poison, e))),
+                    completer,
+                );
+                Ok(durable)
             }
         }
+    }
+
+    fn apply_visible(&self, mutations: Vec<Mutation>) -> Result<Durable> {
+        let Some(batch) = self.encode(&mutations)? else {
+            return Ok(Durable::ready(Ok(())));
+        };
         batch.commit().map_err(|e| self.write_error(e))?;
         match (&self.inner.policy, &self.syncer) {
             (CommitLogSync::Periodic { .. }, _) | (_, None) => Ok(Durable::ready(Ok(()))),
@@ -858,6 +894,52 @@ mod tests {
                 .expect("read"),
             None
         );
+    }
+
+    /// In batch mode `apply` hands the journal append to the syncer thread: the write is visible once its
+    /// `Durable` resolves; `apply_visible` makes it visible before returning.
+    #[test]
+    fn batch_mode_visibility_of_apply_and_apply_visible() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = EngineConfig {
+            commitlog_sync: CommitLogSync::Batch,
+            ..EngineConfig::new(dir.path())
+        };
+        let engine = FjallEngine::open(config).expect("open");
+        let t = TableId(uuid::Uuid::from_u128(5));
+        engine.create_table(t, TableOptions::default()).expect("create");
+        let read = |key: &[u8]| {
+            engine
+                .read_partition(t, &PartitionKey::new(key.to_vec()), &ReadSelection::all(), NOW)
+                .expect("read")
+        };
+        let write = |key: &[u8]| {
+            let mut m = Mutation::new(t, PartitionKey::new(key.to_vec()));
+            m.rows.push(row(b"", vec![cell(1, 1, b"v", None)]));
+            vec![m]
+        };
+
+        let durable = engine.apply(write(b"a")).expect("apply");
+        durable.wait().expect("durable");
+        assert!(read(b"a").is_some(), "an applied write is visible once durable");
+
+        let durable = engine.apply_visible(write(b"b")).expect("apply_visible");
+        assert!(
+            read(b"b").is_some(),
+            "apply_visible writes are visible before the fsync"
+        );
+        durable.wait().expect("durable");
+
+        // Unknown tables still fail at once, before anything reaches the syncer.
+        let mut bad = Mutation::new(
+            TableId(uuid::Uuid::from_u128(99)),
+            PartitionKey::new(b"x".to_vec()),
+        );
+        bad.rows.push(row(b"", vec![cell(1, 1, b"v", None)]));
+        assert!(matches!(
+            engine.apply(vec![bad]),
+            Err(StorageError::UnknownTable(_))
+        ));
     }
 
     #[test]

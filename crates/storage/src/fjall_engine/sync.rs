@@ -39,9 +39,18 @@ pub(crate) fn sync_journal(db: &Database, poison: &Poison, mode: PersistMode) ->
         .map_err(|e| poison.set(format!("journal fsync failed: {e}")))
 }
 
+/// Appends one writer's batch to the journal (run by the syncer thread just before an fsync).
+pub(crate) type CommitFn = Box<dyn FnOnce() -> Result<()> + Send>;
+
+/// A writer waiting for the next fsync, with its batch when the syncer is to append it first.
+struct Waiter {
+    commit: Option<CommitFn>,
+    completer: DurableCompleter,
+}
+
 #[derive(Default)]
 struct State {
-    waiters: Vec<DurableCompleter>,
+    waiters: Vec<Waiter>,
     shutdown: bool,
 }
 
@@ -95,15 +104,31 @@ impl Syncer {
     /// Registers a writer whose batch is already in the journal; it is completed after the next
     /// fsync that starts after this call.
     pub fn enqueue(&self, completer: DurableCompleter) {
+        self.push(Waiter {
+            commit: None,
+            completer,
+        });
+    }
+
+    /// Registers a writer whose batch the syncer thread appends to the journal before its next fsync
+    /// (in arrival order); the writer is completed after that fsync, or with the append's error.
+    pub fn enqueue_commit(&self, commit: CommitFn, completer: DurableCompleter) {
+        self.push(Waiter {
+            commit: Some(commit),
+            completer,
+        });
+    }
+
+    fn push(&self, waiter: Waiter) {
         let mut state = lock(&self.shared.state);
         if state.shutdown {
             drop(state);
-            completer.complete(Err(StorageError::Poisoned(
+            waiter.completer.complete(Err(StorageError::Poisoned(
                 "storage engine is shutting down".into(),
             )));
             return;
         }
-        state.waiters.push(completer);
+        state.waiters.push(waiter);
         drop(state);
         self.shared.wake.notify_one();
     }
@@ -176,12 +201,17 @@ fn group_loop(shared: &Shared, sync: &SyncFn, window: Duration) {
                     .map_or_else(|e| e.into_inner().0, |r| r.0);
             }
         }
-        // Every waiter taken here committed its batch before enqueueing, so one fsync covers all.
+        // Append the batches handed to this thread, then one fsync covers every waiter taken here (the
+        // others committed their batch before enqueueing).
         let waiters = std::mem::take(&mut state.waiters);
         drop(state);
+        let appended: Vec<_> = waiters
+            .into_iter()
+            .map(|w| (w.commit.map_or(Ok(()), |commit| commit()), w.completer))
+            .collect();
         let result = run_sync(shared, sync);
-        for waiter in waiters {
-            waiter.complete(result.clone());
+        for (append, completer) in appended {
+            completer.complete(append.and_then(|()| result.clone()));
         }
         state = lock(&shared.state);
     }
