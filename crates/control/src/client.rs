@@ -86,6 +86,22 @@ impl Client {
             .map_err(|e| unreachable(&url, e))?;
         read(response)
     }
+
+    /// POSTs a JSON body and reads a JSON answer (invokeCommand).
+    pub fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .send_json(body)
+            .map_err(|e| unreachable(&url, e))?;
+        read(response)
+    }
 }
 
 fn unreachable(url: &str, e: ureq::Error) -> ClientError {

@@ -6,7 +6,9 @@
 // The OpenAPI document is one large `json!` literal.
 #![recursion_limit = "256"]
 
+pub mod admin_password;
 pub mod client;
+pub mod command;
 pub mod local;
 pub mod openapi;
 pub mod provider;

@@ -74,6 +74,11 @@ pub fn document() -> Value {
                     "responses": errors(json!({"202": accepted.clone()}))}},
             "/clusters/{clusterName}/start": {"parameters": [cluster],
                 "post": {"summary": "Start a deallocated cluster", "responses": errors(json!({"202": accepted}))}},
+            "/clusters/{clusterName}/invokeCommand": {"parameters": [{"name": "clusterName", "in": "path",
+                    "required": true, "schema": {"type": "string"}}],
+                "post": {"summary": "Run an allowlisted nodetool command on one node",
+                    "description": format!("Allowed commands: {}. Arguments: a key starting with '-' is a flag followed by its value (if any); any other key's value (or the key, if the value is empty) is a positional argument, in key order.", crate::command::ALLOWED_COMMANDS.join(", ")),
+                    "requestBody": body("CommandPostBody"), "responses": errors(ok("CommandOutput"))}},
             "/operations/{operationId}": {"parameters": [{"name": "operationId", "in": "path", "required": true,
                     "schema": {"type": "string"}}],
                 "get": {"summary": "A long-running operation", "responses": errors(ok("OperationResource"))}}
@@ -135,6 +140,13 @@ pub fn document() -> Value {
                     "steps": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"},
                         "time": {"type": "integer"}}}},
                     "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "CommandPostBody": {"type": "object", "required": ["command", "host"], "properties": {
+                    "command": {"type": "string", "enum": crate::command::ALLOWED_COMMANDS},
+                    "host": {"type": "string", "description": "The node's address"},
+                    "arguments": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "cassandra-stop-start": {"type": "boolean"}, "readwrite": {"type": "boolean"}}},
+                "CommandOutput": {"type": "object", "properties": {"commandOutput": {"type": "string"},
+                    "errorOutput": {"type": "string"}, "exitCode": {"type": "integer"}}},
                 "ClusterStatus": {"type": "object", "properties": {"dataCenters": {"type": "array", "items": {
                     "type": "object", "properties": {"name": {"type": "string"},
                     "seedNodes": {"type": "array", "items": {"type": "string"}},

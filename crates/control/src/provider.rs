@@ -74,9 +74,24 @@ pub trait Provider: Send + Sync {
             .ok()
     }
 
+    /// Makes `password` the `cassandra` role's password on the node, through CQL over TLS with the cluster CA.
+    fn set_admin_password(
+        &self,
+        node: &NodeRecord,
+        password: &str,
+    ) -> Result<crate::admin_password::PasswordOutcome, ProviderError> {
+        let ca = self
+            .cluster_ca(&node.cluster)
+            .ok_or_else(|| ProviderError::new(format!("cluster {} has no CA yet", node.cluster)))?;
+        crate::admin_password::ensure_admin_password(node.address, CQL_PORT, &ca, password)
+    }
+
     /// Stops every process this provider started (control-plane shutdown).
     fn shutdown(&self) {}
 }
+
+/// The native transport port every node listens on (on its own address).
+pub const CQL_PORT: u16 = 9042;
 
 /// How long one admin API probe may take before the node counts as not answering.
 pub const ADMIN_PROBE_TIMEOUT_SECONDS: u64 = 3;

@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use mica_control_api::{
-    OperationError, OperationResource, OperationStatus, OperationStep, ProvisionError, ProvisioningState,
+    AuthenticationMethod, OperationError, OperationResource, OperationStatus, OperationStep, ProvisionError,
+    ProvisioningState,
 };
 
 use crate::provider::{NodeSpec, Provider};
@@ -229,6 +230,37 @@ pub fn reconcile_cluster(
     } else {
         nodes.iter().filter(|n| !ready(n)).collect()
     };
+    // The initial admin password, once every node answers; the cluster is Succeeded only after it.
+    if not_ready.is_empty()
+        && !deallocated
+        && !nodes.is_empty()
+        && cluster.properties.authentication_method.unwrap_or_default() == AuthenticationMethod::Cassandra
+        && let Some(password) = store.pending_admin_password(&cluster.name)?
+    {
+        match crate::admin_password::set_on_nodes(provider, &nodes, &password) {
+            Ok(()) => {
+                store.delete_pending_admin_password(&cluster.name)?;
+                return step(
+                    &mut op,
+                    format!(
+                        "set the password of the cassandra role on {} node(s)",
+                        nodes.len()
+                    ),
+                );
+            }
+            Err(e)
+                if op.as_ref().is_some_and(|o| {
+                    now_seconds().saturating_sub(o.start_time) > OPERATION_TIMEOUT.as_secs()
+                }) =>
+            {
+                return fail(&mut op, "AdminPasswordFailed", e.to_string());
+            }
+            Err(e) => {
+                tracing::warn!("cluster {}: admin password not set yet: {e}", cluster.name);
+                return Ok(Outcome::Waiting);
+            }
+        }
+    }
     if not_ready.is_empty() {
         for dc in &live_dcs {
             if dc.state != ProvisioningState::Succeeded {
@@ -319,6 +351,9 @@ mod tests {
         running: Mutex<HashMap<IpAddr, String>>,
         ca: Mutex<bool>,
         log: Mutex<Vec<String>>,
+        /// Nodes told the admin password, and how many attempts fail first (a node still starting).
+        passwords: Mutex<Vec<(IpAddr, String)>>,
+        password_failures: Mutex<u32>,
     }
 
     impl Provider for FakeProvider {
@@ -370,6 +405,22 @@ mod tests {
         }
         fn log_location(&self, _: &NodeRecord) -> String {
             "log".into()
+        }
+        fn set_admin_password(
+            &self,
+            node: &NodeRecord,
+            password: &str,
+        ) -> Result<crate::admin_password::PasswordOutcome, ProviderError> {
+            let mut failures = self.password_failures.lock().unwrap();
+            if *failures > 0 {
+                *failures -= 1;
+                return Err(ProviderError::new("not yet"));
+            }
+            self.passwords
+                .lock()
+                .unwrap()
+                .push((node.address, password.to_owned()));
+            Ok(crate::admin_password::PasswordOutcome::Changed)
         }
         fn node_info(&self, node: &NodeRecord) -> Option<NodeInfo> {
             let cluster = self.running.lock().unwrap().get(&node.address).cloned()?;
@@ -423,6 +474,8 @@ mod tests {
                 running: Mutex::new(HashMap::new()),
                 ca: Mutex::new(false),
                 log: Mutex::new(Vec::new()),
+                passwords: Mutex::new(Vec::new()),
+                password_failures: Mutex::new(0),
             }
         }
     }
@@ -520,5 +573,58 @@ mod tests {
         let nodes = store.nodes("c1").unwrap();
         assert_eq!(nodes.iter().map(|n| n.ordinal).collect::<Vec<_>>(), vec![0]);
         assert_eq!(provider.running.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_admin_password_is_set_on_every_node_before_success_then_forgotten() {
+        let store = Store::open_in_memory().unwrap();
+        let op = new_operation("create cluster".into(), "/clusters/c1".into());
+        store
+            .create_cluster("c1", &ClusterProperties::default(), Some("n3w-pass"), &op)
+            .unwrap();
+        let provider = FakeProvider::new(&store);
+        reconcile_until_converged(&store, &provider);
+        // No nodes yet: the password waits for the first datacenter.
+        assert!(store.pending_admin_password("c1").unwrap().is_some());
+        let dc = DataCenterProperties {
+            node_count: Some(2),
+            ..Default::default()
+        };
+        let op = new_operation("create dc".into(), "/clusters/c1/dataCenters/dc1".into());
+        store
+            .put_data_center("c1", "dc1", &dc, ProvisioningState::Creating, &op)
+            .unwrap();
+        *provider.password_failures.lock().unwrap() = 2;
+        for _ in 0..4 {
+            let c = store.cluster("c1").unwrap().unwrap();
+            reconcile_cluster(&store, &provider, c).unwrap();
+        }
+        // Both nodes started; the first attempts fail (nodes still starting) and nothing is Succeeded yet.
+        for _ in 0..2 {
+            let c = store.cluster("c1").unwrap().unwrap();
+            assert_eq!(reconcile_cluster(&store, &provider, c).unwrap(), Outcome::Waiting);
+            assert_eq!(
+                store.cluster("c1").unwrap().unwrap().state,
+                ProvisioningState::Updating
+            );
+        }
+        reconcile_until_converged(&store, &provider);
+        let told = provider.passwords.lock().unwrap().clone();
+        assert_eq!(told.len(), 2, "every node: {told:?}");
+        assert!(told.iter().all(|(_, p)| p == "n3w-pass"));
+        assert!(store.pending_admin_password("c1").unwrap().is_none());
+        let op = store.operation(&op.id).unwrap().unwrap();
+        assert_eq!(op.status, OperationStatus::Succeeded);
+        assert!(
+            op.steps
+                .iter()
+                .any(|s| s.name == "set the password of the cassandra role on 2 node(s)"),
+            "{:?}",
+            op.steps
+        );
+        assert_eq!(
+            store.cluster("c1").unwrap().unwrap().state,
+            ProvisioningState::Succeeded
+        );
     }
 }

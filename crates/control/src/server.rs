@@ -224,6 +224,10 @@ fn router(state: AppState) -> axum::Router {
         )
         .route("/clusters/{cluster}/deallocate", axum::routing::post(deallocate))
         .route("/clusters/{cluster}/start", axum::routing::post(start))
+        .route(
+            "/clusters/{cluster}/invokeCommand",
+            axum::routing::post(invoke_command),
+        )
         .route("/operations/{id}", get(get_operation))
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state);
@@ -691,6 +695,25 @@ async fn cluster_status(
     Ok(Json(status))
 }
 
+/// `POST /clusters/{c}/invokeCommand`: an allowlisted nodetool verb on one node (see [`crate::command`]).
+async fn invoke_command(
+    State(state): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<mica_control_api::CommandOutput>> {
+    let request: mica_control_api::CommandPostBody = parse_body(&body)?;
+    existing_cluster(&state, &name)?;
+    let nodes = state.store.nodes(&name)?;
+    let (node, argv) = crate::command::resolve(&request, &nodes)?;
+    let node = node.clone();
+    let provider = state.provider.clone();
+    // Admin API calls block; keep them off the async workers.
+    let output = tokio::task::spawn_blocking(move || crate::command::invoke(provider.as_ref(), &node, &argv))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(output))
+}
+
 async fn get_operation(
     State(state): State<AppState>,
     UrlPath(id): UrlPath<String>,
@@ -715,5 +738,6 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/clusters/{clusterName}/status", &["get", "post"]),
     ("/clusters/{clusterName}/deallocate", &["post"]),
     ("/clusters/{clusterName}/start", &["post"]),
+    ("/clusters/{clusterName}/invokeCommand", &["post"]),
     ("/operations/{operationId}", &["get"]),
 ];

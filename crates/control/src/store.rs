@@ -315,6 +315,15 @@ impl Store {
             .optional()?)
     }
 
+    /// Forgets a cluster's initial admin password once it has been set on the nodes.
+    pub fn delete_pending_admin_password(&self, cluster: &str) -> Result<()> {
+        self.lock().execute(
+            "DELETE FROM pending_admin_passwords WHERE cluster = ?1",
+            [cluster],
+        )?;
+        Ok(())
+    }
+
     // ---- datacenters ----
 
     /// Records a new datacenter (or new desired properties of an existing one) and its operation.

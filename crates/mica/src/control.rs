@@ -1,5 +1,5 @@
-//! `mica server` (the control plane) and its first CLI commands, `mica cluster create|show|list|delete` and
-//! `mica datacenter create|show|list`, with `az managed-cassandra`'s flag names. The CLI finds the server through
+//! `mica server` (the control plane) and its CLI commands, `mica cluster
+//! create|show|list|delete|status|deallocate|start|invoke-command` and `mica datacenter create|show|list|delete`, with `az managed-cassandra`'s flag names. The CLI finds the server through
 //! --server / MICA_SERVER and its token through --token / MICA_TOKEN, falling back to the files a local server
 //! writes into its state directory, so that on one machine no flags are needed.
 
@@ -12,9 +12,9 @@ use clap::{Args, Subcommand};
 use mica_control::client::Client;
 use mica_control::server::{ServerOptions, TOKEN_FILE, URL_FILE};
 use mica_control_api::{
-    AuthenticationMethod, AutoReplicate, Certificate, ClusterProperties, ClusterResource, ClusterType,
-    DataCenterProperties, DataCenterResource, ListResponse, OperationResource, OperationStatus,
-    ScheduledEventStrategy,
+    AuthenticationMethod, AutoReplicate, Certificate, ClusterProperties, ClusterResource, ClusterStatus,
+    ClusterType, CommandOutput, CommandPostBody, DataCenterProperties, DataCenterResource, ListResponse,
+    OperationResource, OperationStatus, ScheduledEventStrategy,
 };
 
 /// The control plane's default address.
@@ -71,6 +71,17 @@ pub struct Connection {
     /// Return at once instead of waiting for the operation to finish.
     #[arg(long, global = true)]
     no_wait: bool,
+    /// How to print results: json (the API's resources) or table (a compact summary).
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Json)]
+    output: OutputFormat,
+}
+
+/// `--output`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Json,
+    Table,
 }
 
 impl Connection {
@@ -107,6 +118,47 @@ pub enum ClusterCommand {
     List,
     /// Delete a cluster with all its nodes and data.
     Delete(ClusterDeleteArgs),
+    /// Show every node's status (address, Up/Down, state, load, host id, rack, disk and memory use).
+    Status(ClusterName),
+    /// Stop every node, keeping its data (Production clusters need --force).
+    Deallocate(ClusterForceArgs),
+    /// Start a deallocated cluster again.
+    Start(ClusterForceArgs),
+    /// Run an allowlisted nodetool command on one node and print its output.
+    InvokeCommand(InvokeCommandArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterForceArgs {
+    #[arg(short = 'c', long = "cluster-name")]
+    cluster_name: String,
+    /// Deallocate even a Production cluster (accepted and ignored by start).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeCommandArgs {
+    #[arg(short = 'c', long = "cluster-name")]
+    cluster_name: String,
+    /// Address of the node to run the command on.
+    #[arg(long)]
+    host: String,
+    /// The nodetool verb: status, info, describecluster, version, tablestats, flush or compact.
+    #[arg(long = "command-name")]
+    command_name: String,
+    /// Arguments as key=value pairs (a key starting with '-' is a flag; `keyspace=ks` passes `ks`). Give it
+    /// last: it takes every following word, flags like `-T` included.
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_parser = parse_argument)]
+    arguments: Vec<(String, String)>,
+}
+
+fn parse_argument(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some(("", _)) => Err(format!("'{text}' has no key; use key=value")),
+        Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
+        None => Ok((text.to_owned(), String::new())),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +209,19 @@ pub enum DataCenterCommand {
     Show(DataCenterName),
     /// List a cluster's datacenters.
     List(ClusterName),
+    /// Delete a datacenter with its nodes and their data.
+    Delete(DataCenterDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DataCenterDeleteArgs {
+    #[arg(short = 'c', long = "cluster-name")]
+    cluster_name: String,
+    #[arg(short = 'd', long = "data-center-name")]
+    data_center_name: String,
+    /// Do not prompt for confirmation (accepted for `az` compatibility; the CLI never prompts).
+    #[arg(short = 'y', long)]
+    yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -238,9 +303,61 @@ pub fn cluster(command: &ClusterCommand, connection: &Connection) -> Result<()> 
             finish(&client, connection, op, Some(&path))
         }
         ClusterCommand::Show(args) => {
-            print_json(&client.get::<ClusterResource>(&format!("/clusters/{}", args.cluster_name))?)
+            let cluster = client.get::<ClusterResource>(&format!("/clusters/{}", args.cluster_name))?;
+            match connection.output {
+                OutputFormat::Json => print_json(&cluster),
+                OutputFormat::Table => print_table(&crate::table::clusters(std::slice::from_ref(&cluster))),
+            }
         }
-        ClusterCommand::List => print_json(&client.get::<ListResponse<ClusterResource>>("/clusters")?.value),
+        ClusterCommand::List => {
+            let clusters = client.get::<ListResponse<ClusterResource>>("/clusters")?.value;
+            match connection.output {
+                OutputFormat::Json => print_json(&clusters),
+                OutputFormat::Table => print_table(&crate::table::clusters(&clusters)),
+            }
+        }
+        ClusterCommand::Status(args) => {
+            let status = client.get::<ClusterStatus>(&format!("/clusters/{}/status", args.cluster_name))?;
+            match connection.output {
+                OutputFormat::Json => print_json(&status),
+                OutputFormat::Table => print_table(&crate::table::status(&status)),
+            }
+        }
+        ClusterCommand::Deallocate(args) => {
+            let path = format!("/clusters/{}", args.cluster_name);
+            let op = client.post::<OperationResource>(&format!("{path}/deallocate?force={}", args.force))?;
+            finish(&client, connection, op, Some(&path))
+        }
+        ClusterCommand::Start(args) => {
+            let path = format!("/clusters/{}", args.cluster_name);
+            let op = client.post::<OperationResource>(&format!("{path}/start"))?;
+            finish(&client, connection, op, Some(&path))
+        }
+        ClusterCommand::InvokeCommand(args) => {
+            let body = CommandPostBody {
+                command: args.command_name.clone(),
+                arguments: args.arguments.iter().cloned().collect(),
+                host: args.host.clone(),
+                cassandra_stop_start: None,
+                read_write: None,
+            };
+            let output: CommandOutput =
+                client.post_json(&format!("/clusters/{}/invokeCommand", args.cluster_name), &body)?;
+            match connection.output {
+                OutputFormat::Json => print_json(&output),
+                OutputFormat::Table => {
+                    // The raw nodetool output, as `nodetool` itself prints it.
+                    print!("{}", output.command_output);
+                    if let Some(error) = &output.error_output {
+                        eprint!("{error}");
+                    }
+                    match output.exit_code {
+                        Some(0) | None => Ok(()),
+                        Some(code) => bail!("{} exited with code {code}", args.command_name),
+                    }
+                }
+            }
+        }
         ClusterCommand::Delete(args) => {
             let _ = args.yes;
             let op = client.delete(&format!("/clusters/{}", args.cluster_name))?;
@@ -275,18 +392,36 @@ pub fn data_center(command: &DataCenterCommand, connection: &Connection) -> Resu
             let op = client.put(&path, &body)?;
             finish(&client, connection, op, Some(&path))
         }
-        DataCenterCommand::Show(args) => print_json(&client.get::<DataCenterResource>(&format!(
-            "/clusters/{}/dataCenters/{}",
-            args.cluster_name, args.data_center_name
-        ))?),
-        DataCenterCommand::List(args) => print_json(
-            &client
+        DataCenterCommand::Show(args) => {
+            let dc = client.get::<DataCenterResource>(&format!(
+                "/clusters/{}/dataCenters/{}",
+                args.cluster_name, args.data_center_name
+            ))?;
+            match connection.output {
+                OutputFormat::Json => print_json(&dc),
+                OutputFormat::Table => print_table(&crate::table::data_centers(std::slice::from_ref(&dc))),
+            }
+        }
+        DataCenterCommand::List(args) => {
+            let dcs = client
                 .get::<ListResponse<DataCenterResource>>(&format!(
                     "/clusters/{}/dataCenters",
                     args.cluster_name
                 ))?
-                .value,
-        ),
+                .value;
+            match connection.output {
+                OutputFormat::Json => print_json(&dcs),
+                OutputFormat::Table => print_table(&crate::table::data_centers(&dcs)),
+            }
+        }
+        DataCenterCommand::Delete(args) => {
+            let _ = args.yes;
+            let op = client.delete(&format!(
+                "/clusters/{}/dataCenters/{}",
+                args.cluster_name, args.data_center_name
+            ))?;
+            finish(&client, connection, op, None)
+        }
     }
 }
 
@@ -325,6 +460,11 @@ fn wait(client: &Client, mut op: OperationResource) -> Result<OperationResource>
     }
     spinner.finish_and_clear();
     Ok(op)
+}
+
+fn print_table(text: &str) -> Result<()> {
+    print!("{text}");
+    Ok(())
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
@@ -395,5 +535,105 @@ mod tests {
         assert!(
             Cli::try_parse_from(["mica", "cluster", "create", "-c", "c", "--cluster-type", "Dev"]).is_err()
         );
+    }
+
+    #[test]
+    fn status_deallocate_start_invoke_and_datacenter_delete_parse() {
+        let cli =
+            Cli::try_parse_from(["mica", "cluster", "status", "-c", "c1", "--output", "table"]).unwrap();
+        let Command::Cluster {
+            command: ClusterCommand::Status(args),
+            connection,
+        } = cli.command
+        else {
+            panic!("expected cluster status");
+        };
+        assert_eq!(args.cluster_name, "c1");
+        assert_eq!(connection.output, OutputFormat::Table);
+
+        let cli = Cli::try_parse_from(["mica", "cluster", "deallocate", "-c", "c1", "--force"]).unwrap();
+        let Command::Cluster {
+            command: ClusterCommand::Deallocate(args),
+            connection,
+        } = cli.command
+        else {
+            panic!("expected cluster deallocate");
+        };
+        assert!(args.force);
+        assert_eq!(connection.output, OutputFormat::Json, "JSON by default");
+        assert!(matches!(
+            Cli::try_parse_from(["mica", "cluster", "start", "-c", "c1"])
+                .unwrap()
+                .command,
+            Command::Cluster {
+                command: ClusterCommand::Start(ClusterForceArgs { force: false, .. }),
+                ..
+            }
+        ));
+
+        let cli = Cli::try_parse_from([
+            "mica",
+            "cluster",
+            "invoke-command",
+            "-c",
+            "c1",
+            "--host",
+            "127.0.1.1",
+            "--command-name",
+            "info",
+            "--arguments",
+            "-T",
+            "keyspace=ks",
+        ])
+        .unwrap();
+        let Command::Cluster {
+            command: ClusterCommand::InvokeCommand(args),
+            ..
+        } = cli.command
+        else {
+            panic!("expected cluster invoke-command");
+        };
+        assert_eq!(
+            (args.host.as_str(), args.command_name.as_str()),
+            ("127.0.1.1", "info")
+        );
+        assert_eq!(
+            args.arguments,
+            vec![
+                ("-T".to_owned(), String::new()),
+                ("keyspace".to_owned(), "ks".to_owned())
+            ]
+        );
+        assert!(
+            Cli::try_parse_from([
+                "mica",
+                "cluster",
+                "invoke-command",
+                "-c",
+                "c1",
+                "--host",
+                "h",
+                "--command-name",
+                "x",
+                "--arguments",
+                "=v"
+            ])
+            .is_err()
+        );
+
+        let cli =
+            Cli::try_parse_from(["mica", "datacenter", "delete", "-c", "c1", "-d", "dc2", "--yes"]).unwrap();
+        let Command::Datacenter {
+            command: DataCenterCommand::Delete(args),
+            ..
+        } = cli.command
+        else {
+            panic!("expected datacenter delete");
+        };
+        assert_eq!(
+            (args.cluster_name.as_str(), args.data_center_name.as_str()),
+            ("c1", "dc2")
+        );
+        assert!(Cli::try_parse_from(["mica", "cluster", "list", "--output", "yaml"]).is_err());
     }
 }

@@ -3,6 +3,7 @@
 
 mod control;
 mod nodetool;
+mod table;
 mod up;
 
 use std::path::PathBuf;
