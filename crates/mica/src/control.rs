@@ -299,7 +299,7 @@ pub fn cluster(command: &ClusterCommand, connection: &Connection) -> Result<()> 
                 ..Default::default()
             };
             let path = format!("/clusters/{}", args.cluster_name);
-            let op = client.put(&path, &body)?;
+            let op = client.put(&path, &with_admin_password(&body, args)?)?;
             finish(&client, connection, op, Some(&path))
         }
         ClusterCommand::Show(args) => {
@@ -462,6 +462,20 @@ fn wait(client: &Client, mut op: OperationResource) -> Result<OperationResource>
     Ok(op)
 }
 
+/// The request body: the resource never serializes the write-only password, so it is added here.
+fn with_admin_password(body: &ClusterResource, args: &ClusterCreateArgs) -> Result<serde_json::Value> {
+    let mut json = serde_json::to_value(body)?;
+    if let Some(password) = &args.initial_cassandra_admin_password
+        && let Some(properties) = json.get_mut("properties").and_then(|p| p.as_object_mut())
+    {
+        properties.insert(
+            "initialCassandraAdminPassword".to_owned(),
+            serde_json::Value::String(password.clone()),
+        );
+    }
+    Ok(json)
+}
+
 fn print_table(text: &str) -> Result<()> {
     print!("{text}");
     Ok(())
@@ -510,6 +524,9 @@ mod tests {
         assert_eq!(args.cluster_type, Some(ClusterType::NonProduction));
         assert!(connection.no_wait);
         assert_eq!(connection.server.as_deref(), Some("http://h:1"));
+        // The write-only password reaches the request body.
+        let json = with_admin_password(&ClusterResource::default(), &args).unwrap();
+        assert_eq!(json["properties"]["initialCassandraAdminPassword"], "pw");
 
         let cli = Cli::try_parse_from([
             "mica",

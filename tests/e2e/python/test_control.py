@@ -8,6 +8,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -85,6 +86,16 @@ class Server:
         self.log.close()
 
 
+def wait_operation(server, op, timeout=180):
+    """Polls a long-running operation until it finishes."""
+    deadline = time.time() + timeout
+    while op["status"] == "InProgress":
+        assert time.time() < deadline, op
+        time.sleep(0.2)
+        op = server.http("GET", op["id"])[2]
+    return op
+
+
 def node_processes(marker: str) -> list[int]:
     """Pids of processes whose command line mentions `marker` (a cluster's directory)."""
     pids = []
@@ -112,7 +123,14 @@ def test_create_two_node_cluster_connect_and_delete(server):
     assert "initialCassandraAdminPassword" not in json.dumps(created)
     ca_pem = created["properties"]["gossipCertificates"][0]["pem"]
 
-    dc = json.loads(server.cli("datacenter", "create", "-c", "e2e", "-d", "dc1", "-n", "2").stdout)
+    # The initial admin password is set through CQL once the nodes are up; the operation shows that step and
+    # the datacenter (and cluster) are Succeeded only after it.
+    op = json.loads(server.cli("datacenter", "create", "-c", "e2e", "-d", "dc1", "-n", "2", "--no-wait").stdout)
+    op = wait_operation(server, op)
+    assert op["status"] == "Succeeded", op
+    step_names = [s["name"] for s in op["steps"]]
+    assert step_names[-1] == "set the password of the cassandra role on 2 node(s)", step_names
+    dc = json.loads(server.cli("datacenter", "show", "-c", "e2e", "-d", "dc1").stdout)
     assert dc["properties"]["provisioningState"] == "Succeeded"
     addresses = [s["ipAddress"] for s in dc["properties"]["seedNodes"]]
     assert len(addresses) == 2
@@ -145,17 +163,65 @@ def test_create_two_node_cluster_connect_and_delete(server):
     from cassandra.cluster import Cluster
     from cassandra.policies import WhiteListRoundRobinPolicy
 
+    from cassandra.cluster import NoHostAvailable
+
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.load_verify_locations(cadata=ca_pem)
     for address in addresses:
         cluster = Cluster([address], port=9042, ssl_context=ctx,
-                          auth_provider=PlainTextAuthProvider("cassandra", "cassandra"),
+                          auth_provider=PlainTextAuthProvider("cassandra", "s3cret-pass"),
                           load_balancing_policy=WhiteListRoundRobinPolicy([address]))
         session = cluster.connect()
         row = session.execute("SELECT cluster_name, release_version FROM system.local").one()
         assert (row.cluster_name, row.release_version) == ("e2e", "4.0.13")
         cluster.shutdown()
+        # The default password no longer works on any node.
+        refused = Cluster([address], port=9042, ssl_context=ctx,
+                          auth_provider=PlainTextAuthProvider("cassandra", "cassandra"),
+                          load_balancing_policy=WhiteListRoundRobinPolicy([address]))
+        with pytest.raises(NoHostAvailable, match="incorrect"):
+            refused.connect()
+        refused.shutdown()
+
+    # cqlsh over TLS, verifying the node against the cluster CA, with the new password.
+    ca_file = server.state_dir.parent / "cluster-ca.pem"
+    ca_file.write_text(ca_pem)
+    cqlsh_env = dict(os.environ, SSL_CERTFILE=str(ca_file), SSL_VALIDATE="true", CQLSH_NO_BUNDLED="TRUE")
+    cqlsh = [str(Path(sys.executable).parent / "cqlsh"), addresses[0], "9042", "--ssl", "-u", "cassandra"]
+    ok = subprocess.run([*cqlsh, "-p", "s3cret-pass", "-e", "SELECT cluster_name FROM system.local;"],
+                        capture_output=True, text=True, env=cqlsh_env, timeout=120)
+    assert ok.returncode == 0 and "e2e" in ok.stdout, ok.stderr + ok.stdout
+    bad = subprocess.run([*cqlsh, "-p", "cassandra", "-e", "SELECT cluster_name FROM system.local;"],
+                         capture_output=True, text=True, env=cqlsh_env, timeout=120)
+    assert bad.returncode != 0 and "incorrect" in bad.stderr, bad.stderr + bad.stdout
+
+    # Status through the CLI, as JSON and as a table.
+    status = json.loads(server.cli("cluster", "status", "-c", "e2e").stdout)
+    assert sorted(n["address"] for n in status["dataCenters"][0]["nodes"]) == sorted(addresses)
+    table = server.cli("cluster", "status", "-c", "e2e", "--output", "table").stdout.splitlines()
+    assert table[0].split() == ["DataCenter", "Address", "Status", "State", "Load", "Rack", "HostID"]
+    assert sorted(line.split()[1] for line in table[1:]) == sorted(addresses)
+    assert all(line.split()[2:4] == ["Up", "Normal"] for line in table[1:]), table
+    assert server.cli("cluster", "list", "-o", "table").stdout.splitlines()[1].split()[:3] == \
+        ["e2e", "Succeeded", "4.0"]
+
+    # invokeCommand: nodetool output from the node's admin API, through the REST API and the CLI.
+    status, _, out = server.http("POST", "/clusters/e2e/invokeCommand",
+                                 {"command": "version", "host": addresses[0]})
+    assert status == 200 and out == {"commandOutput": "ReleaseVersion: 4.0.13\n", "exitCode": 0}, out
+    out = json.loads(server.cli("cluster", "invoke-command", "-c", "e2e", "--host", addresses[1],
+                                "--command-name", "status").stdout)
+    assert out["exitCode"] == 0 and "Datacenter: dc1" in out["commandOutput"], out
+    assert "UN  " + addresses[1] in out["commandOutput"], out["commandOutput"]
+    info = server.cli("cluster", "invoke-command", "-c", "e2e", "--host", addresses[0], "--command-name", "info",
+                      "-o", "table", "--arguments", "-T").stdout
+    assert "Token" in info and "Data Center" in info, info
+    status, _, problem = server.http("POST", "/clusters/e2e/invokeCommand",
+                                     {"command": "decommission", "host": addresses[0]})
+    assert status == 400 and "use one of: status, info" in problem["detail"], problem
+    status, _, problem = server.http("POST", "/clusters/e2e/invokeCommand", {"command": "status", "host": "10.9.9.9"})
+    assert status == 400 and addresses[0] in problem["detail"], problem
 
     marker = str(server.state_dir / "clusters" / "e2e")
     assert len(node_processes(marker)) == 2
@@ -188,6 +254,10 @@ def test_invalid_requests_get_actionable_problems(server):
     assert "unknown SKU 'Huge'" in result.stderr
     status, _, body = server.http("POST", "/clusters/v/deallocate")
     assert status == 400 and "NonProduction" in body["detail"]
+    result = server.cli("cluster", "deallocate", "-c", "v", check=False)
+    assert result.returncode != 0 and "NonProduction" in result.stderr, result.stderr
+    result = server.cli("datacenter", "delete", "-c", "v", "-d", "nope", "--yes", check=False)
+    assert result.returncode != 0 and "datacenter 'nope' does not exist" in result.stderr, result.stderr
     status, _, body = server.http("GET", "/clusters/nope")
     assert status == 404
 
