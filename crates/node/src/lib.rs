@@ -14,6 +14,7 @@
 
 mod admin;
 mod cluster;
+mod cluster_watch;
 mod connection;
 pub mod errors;
 mod identity;
