@@ -20,6 +20,7 @@ pub mod errors;
 mod identity;
 mod maintenance;
 mod node;
+mod ring_probe;
 mod server;
 
 pub use identity::Identity;

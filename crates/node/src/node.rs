@@ -86,8 +86,20 @@ impl Node {
             config.commitlog_directory.display()
         )))?;
         let storage = Arc::new(FjallEngine::open(engine_config(config, data_dir.clone()))?);
-        let identity =
-            Identity::load_or_create(storage.as_ref(), config.num_tokens, &config.initial_tokens())?;
+        let identity = Identity::load_or_create_with(
+            storage.as_ref(),
+            config.num_tokens,
+            &config.initial_tokens(),
+            |host_id| {
+                crate::ring_probe::allocate(
+                    config,
+                    addresses.broadcast,
+                    addresses.listen,
+                    &loaded.rackdc.dc,
+                    host_id,
+                )
+            },
+        )?;
 
         let password_auth = config.authenticator.simple_name() == PASSWORD_AUTHENTICATOR;
         let authorization = config.authorizer.simple_name() == CASSANDRA_AUTHORIZER;

@@ -191,3 +191,24 @@ async fn registered_clients_hear_nodes_join_and_go_down() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_new_node_takes_balanced_tokens_from_the_ring_it_learned() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let nodes: Vec<NodeHandle> = [7u8, 8, 9]
+        .into_iter()
+        .zip(&dirs)
+        .map(|(n, d)| start(n, 7, d.path()))
+        .collect();
+    let tokens: Vec<&[i64]> = nodes.iter().map(|n| n.local_info().tokens.as_slice()).collect();
+    let ring = mica_cluster::ring::TokenRing::from_nodes((0u8..3).zip(tokens.iter().copied()))
+        .expect("distinct tokens");
+    // With 4 random vnodes per node ownership is often far from even; allocated tokens keep every
+    // node within 20% of the mean, as ring::allocate_tokens promises.
+    for (node, share) in ring.ownership() {
+        assert!(
+            (share - 1.0 / 3.0).abs() <= 0.2 / 3.0 + 1e-9,
+            "node {node} owns {share}"
+        );
+    }
+}
