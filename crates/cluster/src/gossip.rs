@@ -26,6 +26,8 @@ const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(2);
 const TLS_HANDSHAKE_BYTE: u8 = 0x16;
 /// How long a graceful stop waits for the shutdown announcement to reach live peers.
 const SHUTDOWN_ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a PULL (connect, request, a reply of up to a frame) may take.
+const PULL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the gossiper could not start or an exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -292,7 +294,12 @@ struct Shared {
     interval: Duration,
     phi_convict_threshold: f64,
     tls: Option<GossipTls>,
+    /// What this node serves to PULL requests, by topic.
+    pulls: Mutex<BTreeMap<String, PullHandler>>,
 }
+
+/// Produces the document a node serves under a pull topic (called on the gossip thread).
+pub type PullHandler = Arc<dyn Fn() -> Vec<u8> + Send + Sync>;
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -364,6 +371,7 @@ impl Gossiper {
             interval: config.interval,
             phi_convict_threshold: config.phi_convict_threshold,
             tls: config.tls,
+            pulls: Mutex::new(BTreeMap::new()),
         });
         let (control, control_rx) = watch::channel(Run::Running);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -406,6 +414,36 @@ impl Gossiper {
     /// Publishes a new value of one of the local application states.
     pub fn set_state(&self, key: AppState, value: impl Into<String>) {
         self.shared.lock().publish(key, value.into());
+    }
+
+    /// Serves `handler`'s document to peers that PULL `topic` (replacing an earlier handler).
+    pub fn set_pull_handler(&self, topic: impl Into<String>, handler: PullHandler) {
+        let mut pulls = self.shared.pulls.lock().unwrap_or_else(|p| p.into_inner());
+        pulls.insert(topic.into(), handler);
+    }
+
+    /// Fetches the document `peer` serves under `topic` over the gossip transport (TLS when
+    /// configured); `None` when the peer serves nothing under that topic. Runs on the caller's runtime.
+    pub async fn pull(&self, peer: SocketAddr, topic: &str) -> Result<Option<Vec<u8>>, GossipError> {
+        let shared = &self.shared;
+        let exchange = async {
+            let mut stream = connect(shared, peer).await?;
+            write_message(
+                &mut stream,
+                &Message::Pull {
+                    cluster_name: shared.cluster_name.clone(),
+                    topic: topic.to_owned(),
+                },
+            )
+            .await?;
+            match read_message(&mut stream).await? {
+                Message::PullReply { payload } => Ok(payload),
+                _ => Err(GossipError::Protocol(peer)),
+            }
+        };
+        tokio::time::timeout(PULL_TIMEOUT, exchange)
+            .await
+            .map_err(|_| GossipError::Timeout(peer))?
     }
 
     /// Announces the shutdown to live peers (STATUS `shutdown`) and stops.
@@ -529,22 +567,27 @@ fn round(shared: &Shared) -> Vec<SocketAddr> {
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
+/// Opens a connection to a peer's gossip port, TLS when configured.
+async fn connect(shared: &Shared, peer: SocketAddr) -> Result<Box<dyn Stream>, GossipError> {
+    let tcp = TcpStream::connect(peer).await?;
+    tcp.set_nodelay(true)?;
+    Ok(match &shared.tls {
+        Some(tls) => {
+            let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
+            Box::new(
+                connector
+                    .connect(ServerName::IpAddress(peer.ip().into()), tcp)
+                    .await?,
+            )
+        }
+        None => Box::new(tcp),
+    })
+}
+
 /// The initiator's side of an exchange: SYN, then ACK back, then ACK2.
 async fn initiate(shared: &Shared, peer: SocketAddr) -> Result<(), GossipError> {
     let exchange = async {
-        let tcp = TcpStream::connect(peer).await?;
-        tcp.set_nodelay(true)?;
-        let mut stream: Box<dyn Stream> = match &shared.tls {
-            Some(tls) => {
-                let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
-                Box::new(
-                    connector
-                        .connect(ServerName::IpAddress(peer.ip().into()), tcp)
-                        .await?,
-                )
-            }
-            None => Box::new(tcp),
-        };
+        let mut stream = connect(shared, peer).await?;
         let digests = shared.lock().digests();
         write_message(
             &mut stream,
@@ -600,12 +643,15 @@ async fn respond(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Result<()
         }
         None => Box::new(tcp),
     };
-    let Message::Syn {
-        cluster_name,
-        digests,
-    } = read_message(&mut stream).await?
-    else {
-        return Err(GossipError::Protocol(peer));
+    let (cluster_name, digests) = match read_message(&mut stream).await? {
+        Message::Syn {
+            cluster_name,
+            digests,
+        } => (cluster_name, digests),
+        Message::Pull { cluster_name, topic } => {
+            return answer_pull(shared, &mut stream, peer, cluster_name, &topic).await;
+        }
+        _ => return Err(GossipError::Protocol(peer)),
     };
     if cluster_name != shared.cluster_name {
         return Err(GossipError::ClusterNameMismatch {
@@ -628,5 +674,32 @@ async fn respond(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Result<()
         return Err(GossipError::Protocol(peer));
     };
     shared.lock().apply(states, shared.initial_interval());
+    Ok(())
+}
+
+/// Answers a PULL from a node of the same cluster with the document served under its topic.
+async fn answer_pull(
+    shared: &Shared,
+    stream: &mut Box<dyn Stream>,
+    peer: SocketAddr,
+    cluster_name: String,
+    topic: &str,
+) -> Result<(), GossipError> {
+    if cluster_name != shared.cluster_name {
+        return Err(GossipError::ClusterNameMismatch {
+            peer,
+            theirs: cluster_name,
+            ours: shared.cluster_name.clone(),
+        });
+    }
+    let handler = shared
+        .pulls
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(topic)
+        .cloned();
+    // The handler may take a moment (it serializes the schema); it runs outside the gossip lock.
+    let payload = handler.map(|h| h());
+    write_message(stream, &Message::PullReply { payload }).await?;
     Ok(())
 }

@@ -24,7 +24,13 @@
 //! SYN      = string cluster_name, u32 n, n x digest
 //! ACK      = string cluster_name, u32 n, n x digest (requests), u32 m, m x state
 //! ACK2     = u32 m, m x state
+//! PULL     = string cluster_name, string topic
+//! REPLY    = u8 found (0 | 1), if found: u32 length, payload bytes
 //! ```
+//!
+//! A PULL (kind `4`) opens a connection of its own instead of a SYN and is answered by one REPLY
+//! (kind `5`): nodes use it to fetch documents such as the schema from a peer over the same
+//! authenticated (mutual TLS) channel as gossip; see [`Gossiper::pull`].
 //!
 //! Application-state codes are [`AppState`]'s discriminants; unknown codes are skipped so that newer
 //! nodes can add states. A request digest's `max_version` is the version the requester already has
@@ -36,7 +42,7 @@ pub mod ring;
 mod state;
 pub mod wire;
 
-pub use gossip::{DEFAULT_GOSSIP_INTERVAL, GossipConfig, GossipError, GossipTls, Gossiper};
+pub use gossip::{DEFAULT_GOSSIP_INTERVAL, GossipConfig, GossipError, GossipTls, Gossiper, PullHandler};
 pub use state::{
     AppState, Digest, EndpointInfo, EndpointState, NodeStatus, VersionedValue, format_tokens, parse_tokens,
 };

@@ -16,6 +16,8 @@ pub const MAX_FRAME_BYTES: u32 = 16 * 1024 * 1024;
 const KIND_SYN: u8 = 1;
 const KIND_ACK: u8 = 2;
 const KIND_ACK2: u8 = 3;
+const KIND_PULL: u8 = 4;
+const KIND_PULL_REPLY: u8 = 5;
 
 /// One gossip message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +37,11 @@ pub enum Message {
     Ack2 {
         states: Vec<(SocketAddr, EndpointState)>,
     },
+    /// A request for a document a node serves under `topic` (for example its schema), sent instead of
+    /// SYN on a connection of its own.
+    Pull { cluster_name: String, topic: String },
+    /// The answer to a pull: the document, or `None` when the node serves nothing under that topic.
+    PullReply { payload: Option<Vec<u8>> },
 }
 
 /// Why bytes are not a valid gossip frame.
@@ -85,6 +92,22 @@ impl Message {
                 out.push(KIND_ACK2);
                 put_states(&mut out, states);
             }
+            Message::Pull { cluster_name, topic } => {
+                out.push(KIND_PULL);
+                put_str(&mut out, cluster_name);
+                put_str(&mut out, topic);
+            }
+            Message::PullReply { payload } => {
+                out.push(KIND_PULL_REPLY);
+                match payload {
+                    Some(bytes) => {
+                        out.push(1);
+                        put_len(&mut out, bytes.len());
+                        out.extend_from_slice(bytes);
+                    }
+                    None => out.push(0),
+                }
+            }
         }
         out
     }
@@ -118,6 +141,16 @@ impl Message {
                 }
             }
             KIND_ACK2 => Message::Ack2 { states: r.states()? },
+            KIND_PULL => Message::Pull {
+                cluster_name: r.string()?,
+                topic: r.string()?,
+            },
+            KIND_PULL_REPLY => Message::PullReply {
+                payload: match r.u8()? {
+                    0 => None,
+                    _ => Some(r.bytes()?),
+                },
+            },
             other => return Err(WireError::Kind(other)),
         };
         if !r.0.is_empty() {
@@ -244,6 +277,16 @@ impl Reader<'_> {
         String::from_utf8(s.to_vec()).map_err(|_| WireError::Utf8)
     }
 
+    fn bytes(&mut self) -> Result<Vec<u8>, WireError> {
+        let n = self.u32()? as usize;
+        if n > self.0.len() {
+            return Err(WireError::Truncated);
+        }
+        let (b, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(b.to_vec())
+    }
+
     fn addr(&mut self) -> Result<SocketAddr, WireError> {
         let ip = match self.u8()? {
             4 => IpAddr::V4(Ipv4Addr::from(self.take::<4>()?)),
@@ -323,6 +366,14 @@ mod tests {
             Message::Ack2 {
                 states: vec![(b, state)],
             },
+            Message::Pull {
+                cluster_name: "c".into(),
+                topic: "schema".into(),
+            },
+            Message::PullReply {
+                payload: Some(b"{}".to_vec()),
+            },
+            Message::PullReply { payload: None },
         ]
     }
 

@@ -17,7 +17,7 @@ use mica_query::{LocalInfo, PeerInfo, QueryEngine};
 use crate::node::NodeError;
 
 /// The gossip address of each seed (`host` or `host:port`; the port defaults to storage_port).
-fn seed_addresses(config: &NodeConfig) -> Result<Vec<SocketAddr>, NodeError> {
+pub(crate) fn seed_addresses(config: &NodeConfig) -> Result<Vec<SocketAddr>, NodeError> {
     config
         .seeds()
         .iter()

@@ -263,6 +263,8 @@ struct Connection {
     state: Rc<RefCell<ClientState>>,
     in_flight: Arc<Semaphore>,
     events: Option<JoinHandle<()>>,
+    /// Forwards STATUS_CHANGE / TOPOLOGY_CHANGE events once the client registered for them.
+    cluster_events: Option<JoinHandle<()>>,
 }
 
 /// Serves one client connection until it closes, a fatal protocol error occurs or the node stops.
@@ -287,6 +289,7 @@ pub(crate) async fn serve<S>(
         state: Rc::default(),
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT_REQUESTS)),
         events: None,
+        cluster_events: None,
     };
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
     'connection: loop {
@@ -384,6 +387,16 @@ impl Connection {
                         self.shared.events.subscribe(),
                         self.out.clone(),
                         version,
+                    )));
+                }
+                let topology = events.contains(&EventType::TopologyChange);
+                let status = events.contains(&EventType::StatusChange);
+                if (topology || status) && self.cluster_events.is_none() {
+                    self.cluster_events = Some(tokio::task::spawn_local(forward_cluster_events(
+                        self.shared.cluster_events.subscribe(),
+                        self.out.clone(),
+                        version,
+                        (topology, status),
                     )));
                 }
                 self.send(version, stream, &Response::Ready).await
@@ -536,6 +549,9 @@ impl Connection {
         if let Some(events) = &self.events {
             events.abort();
         }
+        if let Some(events) = &self.cluster_events {
+            events.abort();
+        }
         let all = u32::try_from(MAX_IN_FLIGHT_REQUESTS).unwrap_or(u32::MAX);
         if self.in_flight.acquire_many(all).await.is_err() {
             tracing::debug!("in-flight requests of {} were abandoned", self.peer);
@@ -612,6 +628,38 @@ async fn forward_events(
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!("a client connection missed {missed} schema change events");
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Forwards the topology and status events a connection registered for (`wanted`: TOPOLOGY_CHANGE,
+/// STATUS_CHANGE) on the event stream.
+async fn forward_cluster_events(
+    mut events: broadcast::Receiver<Event>,
+    out: mpsc::Sender<Outgoing>,
+    version: Version,
+    wanted: (bool, bool),
+) {
+    loop {
+        match events.recv().await {
+            Ok(event) => {
+                let send = match event {
+                    Event::TopologyChange { .. } => wanted.0,
+                    Event::StatusChange { .. } => wanted.1,
+                    Event::SchemaChange(_) => false,
+                };
+                if !send {
+                    continue;
+                }
+                let envelope = encode(version, EVENT_STREAM, &Response::Event(event));
+                if out.send(Outgoing::Envelope(envelope)).await.is_err() {
+                    return;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!("a client connection missed {missed} cluster events");
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }

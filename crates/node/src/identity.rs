@@ -28,6 +28,18 @@ impl Identity {
         num_tokens: u32,
         initial_tokens: &[String],
     ) -> Result<Identity, NodeError> {
+        Self::load_or_create_with(storage, num_tokens, initial_tokens, |_| None)
+    }
+
+    /// Like [`Identity::load_or_create`], but a new node without `initial_token` first asks
+    /// `allocate(host_id)` for its tokens (chosen from the ring gossip shows), falling back to
+    /// random tokens when it has none.
+    pub fn load_or_create_with(
+        storage: &dyn Engine,
+        num_tokens: u32,
+        initial_tokens: &[String],
+        allocate: impl FnOnce(Uuid) -> Option<Vec<i64>>,
+    ) -> Result<Identity, NodeError> {
         let host_id = match storage.get_meta(HOST_ID_KEY)? {
             Some(bytes) => Uuid::from_slice(&bytes)
                 .map_err(|_| NodeError::CorruptMetadata(format!("host id of {} bytes", bytes.len())))?,
@@ -60,7 +72,9 @@ impl Identity {
             }
             None => {
                 let tokens = if configured.is_empty() {
-                    random_tokens(host_id, num_tokens)
+                    allocate(host_id)
+                        .filter(|t| t.len() == num_tokens as usize)
+                        .unwrap_or_else(|| random_tokens(host_id, num_tokens))
                 } else {
                     configured
                 };

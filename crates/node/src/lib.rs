@@ -14,11 +14,13 @@
 
 mod admin;
 mod cluster;
+mod cluster_watch;
 mod connection;
 pub mod errors;
 mod identity;
 mod maintenance;
 mod node;
+mod ring_probe;
 mod server;
 
 pub use identity::Identity;

@@ -86,8 +86,20 @@ impl Node {
             config.commitlog_directory.display()
         )))?;
         let storage = Arc::new(FjallEngine::open(engine_config(config, data_dir.clone()))?);
-        let identity =
-            Identity::load_or_create(storage.as_ref(), config.num_tokens, &config.initial_tokens())?;
+        let identity = Identity::load_or_create_with(
+            storage.as_ref(),
+            config.num_tokens,
+            &config.initial_tokens(),
+            |host_id| {
+                crate::ring_probe::allocate(
+                    config,
+                    addresses.broadcast,
+                    addresses.listen,
+                    &loaded.rackdc.dc,
+                    host_id,
+                )
+            },
+        )?;
 
         let password_auth = config.authenticator.simple_name() == PASSWORD_AUTHENTICATOR;
         let authorization = config.authorizer.simple_name() == CASSANDRA_AUTHORIZER;
@@ -125,6 +137,7 @@ impl Node {
         }));
 
         let gossip = crate::cluster::start(config, &local, addresses.listen, &engine)?;
+        let (cluster_events, _) = broadcast::channel(EVENT_QUEUE);
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop_tx);
@@ -134,6 +147,13 @@ impl Node {
             stop_rx.clone(),
         )
         .map_err(NodeError::io("cannot start the maintenance thread"))?;
+        let cluster_watch = match &gossip {
+            Some(g) => Some(
+                crate::cluster_watch::spawn(g, &engine, cluster_events.clone(), stop_rx.clone())
+                    .map_err(NodeError::io("cannot start the cluster watch thread"))?,
+            ),
+            None => None,
+        };
         let mut native_address = None;
         let mut workers = Vec::new();
         if config.start_native_transport {
@@ -150,6 +170,7 @@ impl Node {
                     .unwrap_or(usize::MAX),
                 keepalive: config.rpc_keepalive,
                 events,
+                cluster_events,
             });
             let address = listeners
                 .first()
@@ -235,6 +256,7 @@ impl Node {
             admin_address,
             admin_thread,
             gossip,
+            cluster_watch,
         })
     }
 }
@@ -347,6 +369,8 @@ pub struct NodeHandle {
     admin_thread: Option<JoinHandle<()>>,
     /// Cluster membership (absent for a node that is its own only seed).
     gossip: Option<Arc<mica_cluster::Gossiper>>,
+    /// Schema pulls and driver topology events (present with gossip).
+    cluster_watch: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -433,6 +457,11 @@ impl NodeHandle {
             && a.join().is_err()
         {
             tracing::error!("the admin API thread panicked");
+        }
+        if let Some(w) = self.cluster_watch.take()
+            && w.join().is_err()
+        {
+            tracing::error!("the cluster watch thread panicked");
         }
         if let Some(g) = gossip {
             match Arc::try_unwrap(g) {

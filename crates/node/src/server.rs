@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub keepalive: bool,
     /// Schema changes, fanned out to connections that sent REGISTER.
     pub events: broadcast::Sender<SchemaChange>,
+    /// Topology and status changes gossip observed, for connections that registered for them.
+    pub cluster_events: broadcast::Sender<mica_cql_protocol::Event>,
 }
 
 /// Binds `count` listener sockets sharing `address` through SO_REUSEPORT. An exclusive probe bind

@@ -646,8 +646,9 @@ impl QueryEngine {
                 }
                 None => self.storage.delete_meta(key.as_bytes())?,
             }
+            crate::schema_sync::record_modification(&*self.storage, ks)?;
         }
-        schema.version = Uuid::new_v4();
+        schema.version = crate::schema_sync::content_version(&schema);
         self.storage
             .put_meta(b"schema/version", schema.version.as_bytes())?;
         let mut slot = self

@@ -123,10 +123,8 @@ impl QueryEngine {
             })?;
             schema.keyspaces.insert(ks.name.clone(), Arc::new(ks));
         }
-        schema.version = match storage.get_meta(b"schema/version")? {
-            Some(b) => Uuid::from_slice(&b).unwrap_or_else(|_| Uuid::new_v4()),
-            None => Uuid::new_v4(),
-        };
+        // Derived from the content, so nodes holding the same schema agree on its version.
+        schema.version = crate::schema_sync::content_version(&schema);
         for ks in schema.keyspaces.values() {
             for t in ks.tables.values().filter(|t| !t.is_virtual) {
                 storage.create_table(mica_storage::TableId(t.id), crate::ddl::storage_options(t))?;

@@ -23,6 +23,7 @@ mod peers;
 mod read;
 mod restrictions;
 mod roles;
+mod schema_sync;
 mod select;
 mod selection;
 mod system;

@@ -1,0 +1,115 @@
+//! Token allocation on a node's first start: before the node announces itself NORMAL it gossips
+//! briefly (publishing no status, so nobody counts it as a member yet) to learn the ring from its
+//! seeds, then takes balanced tokens with `mica_cluster::ring::allocate_tokens` instead of random
+//! ones, as Cassandra's `allocate_tokens_for_local_replication_factor` does.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use mica_cluster::ring::{TokenRing, allocate_tokens};
+use mica_cluster::{AppState, EndpointInfo, GossipConfig, GossipTls, Gossiper};
+use mica_config::{NodeConfig, TlsMode};
+use uuid::Uuid;
+
+/// The longest a first start waits to learn the ring.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The ring counts as learned once the known nodes and their tokens stayed the same this long.
+const PROBE_STABLE: Duration = Duration::from_millis(1500);
+/// How often the probe looks at what gossip learned.
+const PROBE_POLL: Duration = Duration::from_millis(100);
+
+/// Balanced tokens for a new node in datacenter `dc`, from the ring its seeds gossip; `None` when
+/// the node is its own only seed, no ring could be learned in time, or the probe could not start
+/// (the caller then falls back to random tokens).
+pub(crate) fn allocate(
+    config: &NodeConfig,
+    broadcast: IpAddr,
+    listen: IpAddr,
+    dc: &str,
+    host_id: Uuid,
+) -> Option<Vec<i64>> {
+    let me = SocketAddr::new(broadcast, config.storage_port);
+    let seeds = crate::cluster::seed_addresses(config).ok()?;
+    // As in `cluster::start`: Cassandra's default seed on a node listening elsewhere means no
+    // cluster is configured, so there is no ring to learn.
+    let default_seed = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), config.storage_port);
+    let unconfigured = seeds == [default_seed] && me != default_seed;
+    if unconfigured || seeds.iter().all(|s| *s == me) || config.num_tokens == 0 {
+        return None;
+    }
+    let mut gossip = GossipConfig::new(config.cluster_name.clone(), me, seeds);
+    gossip.listen = SocketAddr::new(listen, config.storage_port);
+    // One second older than the real gossiper's generation, so peers replace this probe's state
+    // with the node's real one as a restart.
+    gossip.generation = gossip.generation.saturating_sub(1);
+    if config.server_encryption_options.internode_tls_mode() != TlsMode::Disabled {
+        gossip.tls = Some(GossipTls::from_options(&config.server_encryption_options).ok()?);
+    }
+    gossip.states = vec![
+        (AppState::HostId, host_id.to_string()),
+        (AppState::Dc, dc.to_owned()),
+    ];
+    let probe = match Gossiper::start(gossip) {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!("cannot learn the ring before choosing tokens: {e}");
+            return None;
+        }
+    };
+    let view = settle(&probe);
+    // Stop without an announcement: the real gossiper takes over the port and the endpoint.
+    probe.kill();
+    let endpoints: Vec<&EndpointInfo> = view
+        .iter()
+        .filter(|e| !e.is_local && !e.tokens.is_empty())
+        .collect();
+    if endpoints.is_empty() {
+        tracing::info!("no ring learned from the seeds; choosing random tokens");
+        return None;
+    }
+    let taken: BTreeSet<i64> = endpoints.iter().flat_map(|e| e.tokens.iter().copied()).collect();
+    let local_dc = endpoints
+        .iter()
+        .filter(|e| e.dc.as_deref() == Some(dc))
+        .map(|e| (e.address, e.tokens.as_slice()));
+    let tokens = match TokenRing::from_nodes(local_dc) {
+        Ok(ring) => allocate_tokens(&ring, config.num_tokens as usize, &taken),
+        // A new datacenter: its first node spreads its tokens evenly, avoiding the other DCs' tokens.
+        Err(_) => allocate_tokens(
+            &TokenRing::from_nodes(std::iter::empty::<(SocketAddr, &[i64])>()).ok()?,
+            config.num_tokens as usize,
+            &taken,
+        ),
+    };
+    tracing::info!(
+        "allocated {} tokens balanced against {} known nodes",
+        tokens.len(),
+        endpoints.len()
+    );
+    Some(tokens)
+}
+
+/// Waits until the known nodes and their tokens stop changing (or the timeout passes).
+fn settle(probe: &Gossiper) -> Vec<EndpointInfo> {
+    let start = Instant::now();
+    let mut last: Vec<(SocketAddr, Vec<i64>)> = Vec::new();
+    let mut stable_since = Instant::now();
+    loop {
+        let view = probe.endpoints();
+        let now: Vec<(SocketAddr, Vec<i64>)> = view
+            .iter()
+            .filter(|e| !e.is_local)
+            .map(|e| (e.address, e.tokens.clone()))
+            .collect();
+        if now != last {
+            last = now;
+            stable_since = Instant::now();
+        }
+        let known = last.iter().any(|(_, t)| !t.is_empty());
+        if (known && stable_since.elapsed() >= PROBE_STABLE) || start.elapsed() >= PROBE_TIMEOUT {
+            return view;
+        }
+        std::thread::sleep(PROBE_POLL);
+    }
+}
