@@ -16,6 +16,8 @@ pub const INFO: &str = "/v1/info";
 pub const STATUS: &str = "/v1/status";
 /// `GET`: [`DescribeCluster`].
 pub const DESCRIBE_CLUSTER: &str = "/v1/describecluster";
+/// `GET`: every token of the ring with its node, as a list of [`RingToken`] in token order.
+pub const RING: &str = "/v1/ring";
 /// `GET` with optional `keyspace` and `table` query parameters: a list of [`TableStats`].
 pub const TABLE_STATS: &str = "/v1/tablestats";
 /// `POST` [`TablesRequest`]: flush memtables to disk.
@@ -100,8 +102,24 @@ pub struct DescribeCluster {
     pub name: String,
     pub snitch: String,
     pub partitioner: String,
-    /// Schema version → addresses of the nodes on it (one entry when the schema agrees).
-    pub schema_versions: Vec<(Uuid, Vec<String>)>,
+    /// Schema version → addresses of the nodes on it (one entry when the schema agrees); unreachable nodes
+    /// are listed under the version text `UNREACHABLE`, as Cassandra does.
+    pub schema_versions: Vec<(String, Vec<String>)>,
+}
+
+/// One token of the ring (`nodetool ring`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RingToken {
+    pub token: i64,
+    pub address: String,
+    pub data_center: String,
+    pub rack: String,
+    pub state: NodeState,
+    pub status: NodeLiveness,
+    pub load_bytes: u64,
+    /// The node's share of the ring in percent.
+    pub owns: Option<f64>,
 }
 
 /// Storage facts of one table (`nodetool tablestats`).

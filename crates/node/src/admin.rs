@@ -112,6 +112,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .route(api::INFO, get(info))
         .route(api::STATUS, get(status))
         .route(api::DESCRIBE_CLUSTER, get(describe_cluster))
+        .route(api::RING, get(ring))
         .route(api::TABLE_STATS, get(table_stats))
         .route(api::FLUSH, post(flush))
         .route(api::COMPACT, post(compact))
@@ -184,7 +185,7 @@ async fn info(State(state): State<Arc<AdminState>>) -> Result<Json<api::NodeInfo
         listen_address: local.listen_address.to_string(),
         native_address: state.native_address.map(|a| a.to_string()),
         native_transport_active: state.native_address.is_some() && !*state.stop.borrow(),
-        gossip_active: false,
+        gossip_active: state.gossip.is_some(),
         tokens: local.tokens.clone(),
         uptime_seconds: state.started.elapsed().as_secs(),
         load_bytes: load,
@@ -221,15 +222,43 @@ async fn status(State(state): State<Arc<AdminState>>) -> Result<Json<api::Cluste
 }
 
 async fn describe_cluster(State(state): State<Arc<AdminState>>) -> Json<api::DescribeCluster> {
+    let schema_versions = match &state.gossip {
+        Some(gossip) => crate::cluster::schema_versions(gossip),
+        None => vec![(
+            state.engine.schema().version.to_string(),
+            vec![state.local.broadcast_address.to_string()],
+        )],
+    };
     Json(api::DescribeCluster {
         name: state.local.cluster_name.clone(),
         snitch: "org.apache.cassandra.locator.GossipingPropertyFileSnitch".into(),
         partitioner: "org.apache.cassandra.dht.Murmur3Partitioner".into(),
-        schema_versions: vec![(
-            state.engine.schema().version,
-            vec![state.local.broadcast_address.to_string()],
-        )],
+        schema_versions,
     })
+}
+
+async fn ring(State(state): State<Arc<AdminState>>) -> Result<Json<Vec<api::RingToken>>, AdminError> {
+    let load = load_bytes(state.storage.as_ref())?;
+    if let Some(gossip) = &state.gossip {
+        return Ok(Json(crate::cluster::ring_tokens(gossip, load)));
+    }
+    let local = &state.local;
+    let mut tokens: Vec<api::RingToken> = local
+        .tokens
+        .iter()
+        .map(|&token| api::RingToken {
+            token,
+            address: local.broadcast_address.to_string(),
+            data_center: local.data_center.clone(),
+            rack: local.rack.clone(),
+            state: api::NodeState::Normal,
+            status: api::NodeLiveness::Up,
+            load_bytes: load,
+            owns: Some(100.0),
+        })
+        .collect();
+    tokens.sort_by_key(|t| t.token);
+    Ok(Json(tokens))
 }
 
 #[derive(Deserialize)]

@@ -158,3 +158,50 @@ pub(crate) fn status_lines(gossiper: &Gossiper, local_load: u64) -> Vec<api::Pee
         })
         .collect()
 }
+
+/// `nodetool describecluster`'s schema versions: version → live nodes on it, plus `UNREACHABLE` for the dead ones.
+pub(crate) fn schema_versions(gossiper: &Gossiper) -> Vec<(String, Vec<String>)> {
+    let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in gossiper
+        .endpoints()
+        .iter()
+        .filter(|e| e.status != NodeStatus::Left)
+    {
+        let key = match (e.alive, e.schema_version) {
+            (true, Some(v)) => v.to_string(),
+            _ => UNREACHABLE.to_owned(),
+        };
+        versions.entry(key).or_default().push(e.address.ip().to_string());
+    }
+    versions.into_iter().collect()
+}
+
+/// What Cassandra prints for nodes whose schema version cannot be asked.
+const UNREACHABLE: &str = "UNREACHABLE";
+
+/// `nodetool ring`: every token with its node, in token order.
+pub(crate) fn ring_tokens(gossiper: &Gossiper, local_load: u64) -> Vec<api::RingToken> {
+    let lines = status_lines(gossiper, local_load);
+    let endpoints = gossiper.endpoints();
+    let mut tokens = Vec::new();
+    for line in lines {
+        let Some(e) = endpoints
+            .iter()
+            .find(|e| e.host_id.map(|h| h.0) == Some(line.host_id))
+        else {
+            continue;
+        };
+        tokens.extend(e.tokens.iter().map(|&token| api::RingToken {
+            token,
+            address: line.address.clone(),
+            data_center: line.data_center.clone(),
+            rack: line.rack.clone(),
+            state: line.state,
+            status: line.status,
+            load_bytes: line.load_bytes,
+            owns: line.owns,
+        }));
+    }
+    tokens.sort_by_key(|t| t.token);
+    tokens
+}

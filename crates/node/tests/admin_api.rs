@@ -89,6 +89,20 @@ fn admin_api_requires_the_token_and_reports_the_node() {
     assert_eq!(cluster.schema_versions.len(), 1);
     assert_eq!(cluster.partitioner, "org.apache.cassandra.dht.Murmur3Partitioner");
 
+    let (code, body) = http(addr, "GET", api::RING, Some(&token), None);
+    assert_eq!(code, 200, "{body}");
+    let ring: Vec<api::RingToken> = serde_json::from_str(&body).expect("ring");
+    let mut tokens: Vec<i64> = ring.iter().map(|t| t.token).collect();
+    assert_eq!(ring.len(), 4, "{body}");
+    assert!(
+        tokens.windows(2).all(|w| w[0] < w[1]),
+        "ring in token order: {tokens:?}"
+    );
+    tokens.sort_unstable();
+    let mut own = local.tokens.clone();
+    own.sort_unstable();
+    assert_eq!(tokens, own);
+
     let (code, body) = http(
         addr,
         "GET",

@@ -157,6 +157,67 @@ pub fn describe_cluster(c: &api::DescribeCluster) -> String {
     out
 }
 
+/// `nodetool ring`: per datacenter, the last token first (where the ring wraps), then every token in order.
+pub fn ring(tokens: &[api::RingToken]) -> String {
+    let mut by_dc: BTreeMap<&str, Vec<&api::RingToken>> = BTreeMap::new();
+    for t in tokens {
+        by_dc.entry(t.data_center.as_str()).or_default().push(t);
+    }
+    let mut out = String::new();
+    for (dc, mut dc_tokens) in by_dc {
+        dc_tokens.sort_by_key(|t| t.token);
+        let width = dc_tokens
+            .iter()
+            .map(|t| t.address.len())
+            .max()
+            .unwrap_or(0)
+            .max("Address".len())
+            + 1;
+        let _ = writeln!(out, "\nDatacenter: {dc}\n==========");
+        let line = |out: &mut String, cells: [&str; 7]| {
+            let _ = writeln!(
+                out,
+                "{:<width$}{:<12}{:<7}{:<8}{:<16}{:<20}{}",
+                cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
+            );
+        };
+        line(
+            &mut out,
+            ["Address", "Rack", "Status", "State", "Load", "Owns", "Token"],
+        );
+        if let Some(last) = dc_tokens.last() {
+            line(&mut out, ["", "", "", "", "", "", &last.token.to_string()]);
+        }
+        for t in dc_tokens {
+            let status = match t.status {
+                api::NodeLiveness::Up => "Up",
+                api::NodeLiveness::Down => "Down",
+            };
+            let state = match t.state {
+                api::NodeState::Normal | api::NodeState::Stopped => "Normal",
+                api::NodeState::Joining => "Joining",
+                api::NodeState::Leaving => "Leaving",
+                api::NodeState::Moving => "Moving",
+            };
+            let owns = t.owns.map_or_else(|| "?".to_owned(), |o| format!("{o:.2}%"));
+            line(
+                &mut out,
+                [
+                    &t.address,
+                    &t.rack,
+                    status,
+                    state,
+                    &file_size(t.load_bytes),
+                    &owns,
+                    &t.token.to_string(),
+                ],
+            );
+        }
+    }
+    out.push('\n');
+    out
+}
+
 /// `nodetool tablestats`: grouped by keyspace.
 pub fn table_stats(stats: &[api::TableStats]) -> String {
     let mut by_ks: BTreeMap<&str, Vec<&api::TableStats>> = BTreeMap::new();
@@ -224,6 +285,37 @@ mod tests {
             "Datacenter: dc1\n===============\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n\
              --  Address    Load        Tokens  Owns (effective)  Host ID                               Rack\n\
              UN  127.0.0.1  104.67 KiB  16      100.0%            00000000-0000-0000-0000-000000000001  rack1\n\n"
+        );
+    }
+
+    #[test]
+    fn ring_lists_the_wrapping_token_first() {
+        let token = |token: i64, address: &str| api::RingToken {
+            token,
+            address: address.into(),
+            data_center: "dc1".into(),
+            rack: "rack1".into(),
+            state: api::NodeState::Normal,
+            status: api::NodeLiveness::Up,
+            load_bytes: 2048,
+            owns: Some(50.0),
+        };
+        let text = ring(&[token(10, "127.0.0.2"), token(-5, "127.0.0.1")]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "Datacenter: dc1");
+        assert_eq!(lines[2], "==========");
+        assert_eq!(
+            lines[3],
+            "Address   Rack        Status State   Load            Owns                Token"
+        );
+        assert_eq!(lines[4].trim(), "10");
+        assert_eq!(
+            lines[5],
+            "127.0.0.1 rack1       Up     Normal  2 KiB           50.00%              -5"
+        );
+        assert!(
+            lines[6].starts_with("127.0.0.2 ") && lines[6].ends_with("10"),
+            "{text}"
         );
     }
 

@@ -66,6 +66,10 @@ impl AdminClient {
         self.get(api::STATUS)
     }
 
+    pub fn ring(&self) -> Result<Vec<api::RingToken>, NodetoolError> {
+        self.get(api::RING)
+    }
+
     pub fn describe_cluster(&self) -> Result<api::DescribeCluster, NodetoolError> {
         self.get(api::DESCRIBE_CLUSTER)
     }
@@ -162,6 +166,7 @@ pub fn run(client: &AdminClient, verb: &str, args: &[String]) -> Result<String, 
             args.iter().any(|a| a == "-T" || a == "--tokens"),
         )),
         "describecluster" => Ok(format::describe_cluster(&client.describe_cluster()?)),
+        "ring" => Ok(format::ring(&client.ring()?)),
         "version" => Ok(format!("ReleaseVersion: {}\n", client.info()?.release_version)),
         "tablestats" | "cfstats" => {
             let (ks, table) = match args.first().map(|a| a.split_once('.')) {
@@ -190,6 +195,7 @@ pub const SUPPORTED: &[&str] = &[
     "status",
     "info",
     "describecluster",
+    "ring",
     "version",
     "tablestats",
     "flush",

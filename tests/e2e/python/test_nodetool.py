@@ -45,6 +45,12 @@ def test_status_info_describecluster_version(node, session):
     assert cluster.startswith("Cluster Information:\n\tName: ")
     assert f"\t\t{version}: [{node.address}]" in cluster, cluster
 
+    ring = nodetool(node, "ring").stdout.splitlines()
+    assert ring[1].startswith("Datacenter: ") and ring[2] == "=========="
+    assert re.match(r"Address\s+Rack\s+Status State\s+Load\s+Owns\s+Token$", ring[3]), ring[3]
+    token_lines = [line for line in ring[5:] if line.strip()]
+    assert token_lines and all(line.startswith(node.address) and " Up " in line for line in token_lines), ring
+
     release = session.execute("SELECT release_version FROM system.local").one().release_version
     assert nodetool(node, "version").stdout == f"ReleaseVersion: {release}\n"
 
