@@ -194,24 +194,51 @@ impl LocalProvider {
         ))
     }
 
-    /// Kills an orphaned node (started by an earlier control plane) by its pid file, if the pid still runs
-    /// this node's configuration.
-    fn kill_orphan(&self, node: &NodeRecord) {
+    /// The pid of a node process this provider did not start (an orphan left running by a control plane that
+    /// was killed): the pid file's process if it still runs this node's configuration, else any process that
+    /// does (the control plane may have died between spawning the node and writing its pid file).
+    fn orphan_pid(&self, node: &NodeRecord) -> Option<u32> {
         let dir = self.node_dir(node);
-        let Ok(pid) = fs::read_to_string(dir.join(PID_FILE)) else {
-            return;
-        };
-        let pid = pid.trim();
         let config = dir.join(CONFIG_FILE);
-        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&*config.to_string_lossy()) {
+        let from_file = fs::read_to_string(dir.join(PID_FILE))
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+            .filter(|pid| runs_config(*pid, &config));
+        from_file.or_else(|| find_process_running(&config))
+    }
+
+    /// Kills an orphaned node (started by an earlier control plane) that did not stop in time.
+    fn kill_orphan(&self, node: &NodeRecord) {
+        if let Some(pid) = self.orphan_pid(node) {
             tracing::warn!(
                 "killing node {} (pid {pid}) that did not stop in time",
                 node.label()
             );
-            let _ = Command::new("kill").args(["-KILL", pid]).status();
+            signal(pid, "-KILL");
         }
     }
+}
+
+/// Sends `kill <signal> <pid>` (the node stops cleanly on TERM).
+fn signal(pid: u32, signal: &str) {
+    let _ = Command::new("kill").args([signal, &pid.to_string()]).status();
+}
+
+/// Whether process `pid` is alive and runs `mica node --config <config>` (a zombie's command line is empty).
+fn runs_config(pid: u32, config: &Path) -> bool {
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == config.as_os_str().as_encoded_bytes())
+}
+
+/// The pid of a live process running `mica node --config <config>`, found by scanning `/proc`.
+fn find_process_running(config: &Path) -> Option<u32> {
+    fs::read_dir("/proc")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| runs_config(*pid, config))
 }
 
 impl Provider for LocalProvider {
@@ -288,6 +315,8 @@ impl Provider for LocalProvider {
     }
 
     fn start_node(&self, node: &NodeRecord) -> Result<(), ProviderError> {
+        // A process left by a killed control plane (possibly still starting, not answering yet) is adopted: a
+        // second process on the same address and data directory would only fight it for the storage lock.
         if self.is_running(node) {
             return Ok(());
         }
@@ -319,7 +348,8 @@ impl Provider for LocalProvider {
         let dir = self.node_dir(node);
         let mut children = self.children();
         let Some(child) = children.get_mut(&dir) else {
-            return false;
+            drop(children);
+            return self.orphan_pid(node).is_some();
         };
         match child.try_wait() {
             Ok(None) => true,
@@ -338,11 +368,19 @@ impl Provider for LocalProvider {
 
     fn stop_node(&self, node: &NodeRecord) -> Result<(), ProviderError> {
         let dir = self.node_dir(node);
-        if let Some(endpoint) = self.admin_endpoint(node) {
-            // Graceful first, through the admin API like any operator would; errors mean it is already down.
-            let client = mica_nodetool::AdminClient::new(&endpoint.host, endpoint.port, &endpoint.token)
-                .with_timeout(Duration::from_secs(crate::provider::ADMIN_PROBE_TIMEOUT_SECONDS));
-            let _ = client.post(mica_node_admin_api::STOP_DAEMON, None);
+        // Graceful first, through the admin API like any operator would; errors mean it is already down.
+        let asked = self.admin_endpoint(node).is_some_and(|endpoint| {
+            mica_nodetool::AdminClient::new(&endpoint.host, endpoint.port, &endpoint.token)
+                .with_timeout(Duration::from_secs(crate::provider::ADMIN_PROBE_TIMEOUT_SECONDS))
+                .post(mica_node_admin_api::STOP_DAEMON, None)
+                .is_ok()
+        });
+        if !asked
+            && !self.children().contains_key(&dir)
+            && let Some(pid) = self.orphan_pid(node)
+        {
+            // An orphan that does not answer yet (still starting) is asked to stop by signal.
+            signal(pid, "-TERM");
         }
         let deadline = Instant::now() + STOP_TIMEOUT;
         let child = self.children().remove(&dir);
@@ -360,8 +398,9 @@ impl Provider for LocalProvider {
                 }
             },
             None => {
-                // Not our child (adopted after a restart): wait for its admin API to go quiet.
-                while self.node_info(node).is_some() {
+                // Not our child (adopted after a restart): wait until its process is gone (its admin API
+                // going quiet is not enough: the directory is removed next).
+                while self.orphan_pid(node).is_some() || self.node_info(node).is_some() {
                     if Instant::now() >= deadline {
                         self.kill_orphan(node);
                         break;
@@ -543,6 +582,59 @@ mod tests {
         assert!(config.native_tls().unwrap().is_some());
         let endpoint = provider.admin_endpoint(&node).unwrap();
         assert_eq!(endpoint.token.len(), ADMIN_TOKEN_BYTES * 2);
+    }
+
+    #[test]
+    fn an_orphaned_node_process_is_adopted_not_started_twice_and_stopped() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A node binary that would fail: adoption must not start anything.
+        let provider = LocalProvider::new(
+            tmp.path(),
+            PathBuf::from("/bin/false"),
+            Ipv4Addr::new(127, 0, 79, 1),
+        );
+        let node = NodeRecord {
+            cluster: "c1".into(),
+            data_center: "dc1".into(),
+            ordinal: 0,
+            address: IpAddr::V4(Ipv4Addr::new(127, 0, 79, 1)),
+            rack: "rack1".into(),
+        };
+        let dir = provider.node_dir(&node);
+        fs::create_dir_all(&dir).unwrap();
+        let config = dir.join(CONFIG_FILE);
+        fs::write(&config, "").unwrap();
+        assert!(!provider.is_running(&node));
+        // Stands in for a node left by a killed control plane, which died before writing the pid file.
+        let mut orphan = Command::new("tail").arg("-f").arg(&config).spawn().unwrap();
+        // Until the child has exec'd, its command line is still this test's.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !provider.is_running(&node) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !provider.is_running(&node) {
+            let _ = orphan.kill();
+            panic!("the orphan is found by its command line");
+        }
+        fs::write(dir.join(PID_FILE), "999999999").unwrap();
+        assert!(provider.is_running(&node), "a stale pid file does not hide it");
+        fs::write(dir.join(PID_FILE), orphan.id().to_string()).unwrap();
+        assert_eq!(provider.orphan_pid(&node), Some(orphan.id()));
+        provider.start_node(&node).unwrap();
+        assert!(provider.children().is_empty(), "no second process");
+
+        provider.stop_node(&node).unwrap();
+        // The process is gone from /proc's point of view a moment before its parent can reap it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while orphan.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = orphan.kill();
+                panic!("the orphan was not stopped by signal");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!provider.is_running(&node));
+        assert!(!dir.join(PID_FILE).exists());
     }
 
     #[test]
