@@ -24,6 +24,8 @@ FIRST_NODE_ADDRESS = f"127.{100 + os.getpid() % 40}.0.1"
 PASSWORD = "crash-s3cret"
 # How often the test looks at the operation while waiting for the moment to kill the server.
 POLL_SECONDS = 0.02
+# How long after the scale-in request the server is killed (before or while it stops the node).
+SCALE_IN_KILL_DELAY_SECONDS = 0.1
 
 
 def free_port() -> int:
@@ -264,10 +266,15 @@ def test_kill_during_scale_out_and_datacenter_add(server):
     check_nodes(server, "crash", ["dc1-0", "dc1-1", "dc1-2", "dc2-0", "dc2-1"])
     check_rows(written, ca_pem)
 
-    # Scale in 3 -> 2: the highest ordinal goes, process and directory.
+    # Scale in 3 -> 2, with the server killed a moment after the request: the highest ordinal goes, process and
+    # directory.
     status, op = server.http("PUT", "/clusters/crash/dataCenters/dc1", {"properties": {"nodeCount": 2}})
     assert status == 202, op
-    assert wait_operation(server, op["id"])["status"] == "Succeeded"
+    time.sleep(SCALE_IN_KILL_DELAY_SECONDS)
+    server.kill9()
+    server.start()
+    done = wait_operation(server, op["id"])
+    assert done["status"] == "Succeeded", (done, server.read_log()[-3000:])
     check_nodes(server, "crash", ["dc1-0", "dc1-1", "dc2-0", "dc2-1"])
     assert not (server.state_dir / "clusters" / "crash" / "nodes" / "dc1-2").exists()
     check_rows(written, ca_pem)
