@@ -204,7 +204,12 @@ impl LocalProvider {
             .ok()
             .and_then(|text| text.trim().parse::<u32>().ok())
             .filter(|pid| runs_config(*pid, &config));
-        from_file.or_else(|| find_process_running(&config))
+        from_file.or_else(|| {
+            let pid = find_process_running(&config)?;
+            // Best effort: the pid file names the adopted process again, for operators and later lookups.
+            let _ = fs::write(dir.join(PID_FILE), pid.to_string());
+            Some(pid)
+        })
     }
 
     /// Kills an orphaned node (started by an earlier control plane) that did not stop in time.
@@ -606,7 +611,14 @@ mod tests {
         fs::write(&config, "").unwrap();
         assert!(!provider.is_running(&node));
         // Stands in for a node left by a killed control plane, which died before writing the pid file.
-        let mut orphan = Command::new("tail").arg("-f").arg(&config).spawn().unwrap();
+        // Its output goes nowhere so a failing test never leaves it holding the test harness's pipes.
+        let mut orphan = Command::new("tail")
+            .arg("-f")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         // Until the child has exec'd, its command line is still this test's.
         let deadline = Instant::now() + Duration::from_secs(5);
         while !provider.is_running(&node) && Instant::now() < deadline {
@@ -616,9 +628,13 @@ mod tests {
             let _ = orphan.kill();
             panic!("the orphan is found by its command line");
         }
+        assert_eq!(
+            fs::read_to_string(dir.join(PID_FILE)).unwrap(),
+            orphan.id().to_string(),
+            "the pid file names the adopted process"
+        );
         fs::write(dir.join(PID_FILE), "999999999").unwrap();
         assert!(provider.is_running(&node), "a stale pid file does not hide it");
-        fs::write(dir.join(PID_FILE), orphan.id().to_string()).unwrap();
         assert_eq!(provider.orphan_pid(&node), Some(orphan.id()));
         provider.start_node(&node).unwrap();
         assert!(provider.children().is_empty(), "no second process");
