@@ -504,17 +504,37 @@ fn io_error(path: &Path, e: std::io::Error) -> ProviderError {
 }
 
 fn write_file(path: &Path, contents: &str) -> Result<(), ProviderError> {
-    fs::write(path, contents).map_err(|e| io_error(path, e))
+    write_atomically(path, contents, false)
 }
 
 /// Writes a file readable only by its owner (keys, tokens, configuration naming them).
 fn write_private(path: &Path, contents: &str) -> Result<(), ProviderError> {
+    write_atomically(path, contents, true)
+}
+
+/// Writes a sibling temporary file and renames it over `path`, so a control plane killed mid-write leaves
+/// either the old file or the new one, never a truncated key or certificate that a later pass would trust
+/// because it exists.
+fn write_atomically(path: &Path, contents: &str, private: bool) -> Result<(), ProviderError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| ProviderError::new(format!("{} is not a file path", path.display())))?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(name);
+    temporary_name.push(".tmp");
+    let temporary = path.with_file_name(temporary_name);
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| io_error(path, e))?;
-    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(|e| io_error(path, e))
+    if private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(&temporary).map_err(|e| io_error(&temporary, e))?;
+    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(|e| io_error(&temporary, e))?;
+    drop(file);
+    fs::rename(&temporary, path).map_err(|e| io_error(path, e))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -651,6 +671,29 @@ mod tests {
         }
         assert!(!provider.is_running(&node));
         assert!(!dir.join(PID_FILE).exists());
+    }
+
+    #[test]
+    fn files_are_replaced_whole_and_private_ones_stay_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("node.pem");
+        write_private(&path, "first").unwrap();
+        write_private(&path, "second").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "second");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("node.pem")],
+            "no temporary file left"
+        );
     }
 
     #[test]
