@@ -58,6 +58,9 @@ pub struct LocalProvider {
     node_binary: PathBuf,
     first_address: Ipv4Addr,
     children: Mutex<HashMap<PathBuf, Child>>,
+    /// Node processes adopted from a killed control plane (node directory → pid), stopped at shutdown like
+    /// the children.
+    adopted: Mutex<HashMap<PathBuf, u32>>,
 }
 
 impl LocalProvider {
@@ -69,6 +72,7 @@ impl LocalProvider {
             node_binary,
             first_address,
             children: Mutex::new(HashMap::new()),
+            adopted: Mutex::new(HashMap::new()),
         }
     }
 
@@ -354,7 +358,16 @@ impl Provider for LocalProvider {
         let mut children = self.children();
         let Some(child) = children.get_mut(&dir) else {
             drop(children);
-            return self.orphan_pid(node).is_some();
+            let orphan = self.orphan_pid(node);
+            let mut adopted = self
+                .adopted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match orphan {
+                Some(pid) => adopted.insert(dir, pid),
+                None => adopted.remove(&dir),
+            };
+            return orphan.is_some();
         };
         match child.try_wait() {
             Ok(None) => true,
@@ -448,6 +461,27 @@ impl Provider for LocalProvider {
     }
 
     fn shutdown(&self) {
+        let adopted: Vec<(PathBuf, u32)> = self
+            .adopted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain()
+            .collect();
+        for (dir, pid) in adopted {
+            let config = dir.join(CONFIG_FILE);
+            if !runs_config(pid, &config) {
+                continue;
+            }
+            signal(pid, "-TERM");
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while runs_config(pid, &config) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if runs_config(pid, &config) {
+                signal(pid, "-KILL");
+            }
+            let _ = fs::remove_file(dir.join(PID_FILE));
+        }
         let children: Vec<(PathBuf, Child)> = self.children().drain().collect();
         for (dir, mut child) in children {
             // SIGTERM-equivalent through the process API is not portable; the node stops cleanly on kill -TERM.
@@ -670,6 +704,48 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(!provider.is_running(&node));
+        assert!(!dir.join(PID_FILE).exists());
+    }
+
+    #[test]
+    fn adopted_node_processes_are_stopped_at_shutdown() {
+        let tmp = tempfile::tempdir().unwrap();
+        let provider = LocalProvider::new(
+            tmp.path(),
+            PathBuf::from("/bin/false"),
+            Ipv4Addr::new(127, 0, 79, 1),
+        );
+        let node = NodeRecord {
+            cluster: "c1".into(),
+            data_center: "dc1".into(),
+            ordinal: 3,
+            address: IpAddr::V4(Ipv4Addr::new(127, 0, 79, 4)),
+            rack: "rack1".into(),
+        };
+        let dir = provider.node_dir(&node);
+        fs::create_dir_all(&dir).unwrap();
+        let config = dir.join(CONFIG_FILE);
+        fs::write(&config, "").unwrap();
+        let mut orphan = Command::new("tail")
+            .arg("-f")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !provider.is_running(&node) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        provider.shutdown();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while orphan.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = orphan.kill();
+                panic!("the adopted process was not stopped at shutdown");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(!dir.join(PID_FILE).exists());
     }
 

@@ -217,6 +217,19 @@ def check_nodes(server, cluster, expected_dirs):
         assert pid in processes(marker), f"{name}: node.pid {pid} is not the running process"
 
 
+def wait_ready(server, cluster, expected_dirs, timeout=60):
+    """Waits until check_nodes holds (nodes restarted by the control plane take a moment to answer)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            check_nodes(server, cluster, expected_dirs)
+            return
+        except (AssertionError, OSError, IndexError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 @pytest.fixture
 def server(tmp_path):
     s = Server(tmp_path / "state")
@@ -277,6 +290,14 @@ def test_kill_during_scale_out_and_datacenter_add(server):
     assert done["status"] == "Succeeded", (done, server.read_log()[-3000:])
     check_nodes(server, "crash", ["dc1-0", "dc1-1", "dc2-0", "dc2-1"])
     assert not (server.state_dir / "clusters" / "crash" / "nodes" / "dc1-2").exists()
+    check_rows(written, ca_pem)
+
+    # A graceful stop also stops the nodes this server adopted from the killed ones; the next start brings the
+    # cluster back with its data.
+    server.stop()
+    assert processes(marker) == {}
+    server.start()
+    wait_ready(server, "crash", ["dc1-0", "dc1-1", "dc2-0", "dc2-1"])
     check_rows(written, ca_pem)
 
     deleted = server.cli("cluster", "delete", "-c", "crash", "--yes")
