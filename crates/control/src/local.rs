@@ -58,6 +58,9 @@ pub struct LocalProvider {
     node_binary: PathBuf,
     first_address: Ipv4Addr,
     children: Mutex<HashMap<PathBuf, Child>>,
+    /// Node processes adopted from a killed control plane (node directory → pid), stopped at shutdown like
+    /// the children.
+    adopted: Mutex<HashMap<PathBuf, u32>>,
 }
 
 impl LocalProvider {
@@ -69,6 +72,7 @@ impl LocalProvider {
             node_binary,
             first_address,
             children: Mutex::new(HashMap::new()),
+            adopted: Mutex::new(HashMap::new()),
         }
     }
 
@@ -194,24 +198,56 @@ impl LocalProvider {
         ))
     }
 
-    /// Kills an orphaned node (started by an earlier control plane) by its pid file, if the pid still runs
-    /// this node's configuration.
-    fn kill_orphan(&self, node: &NodeRecord) {
+    /// The pid of a node process this provider did not start (an orphan left running by a control plane that
+    /// was killed): the pid file's process if it still runs this node's configuration, else any process that
+    /// does (the control plane may have died between spawning the node and writing its pid file).
+    fn orphan_pid(&self, node: &NodeRecord) -> Option<u32> {
         let dir = self.node_dir(node);
-        let Ok(pid) = fs::read_to_string(dir.join(PID_FILE)) else {
-            return;
-        };
-        let pid = pid.trim();
         let config = dir.join(CONFIG_FILE);
-        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&*config.to_string_lossy()) {
+        let from_file = fs::read_to_string(dir.join(PID_FILE))
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+            .filter(|pid| runs_config(*pid, &config));
+        from_file.or_else(|| {
+            let pid = find_process_running(&config)?;
+            // Best effort: the pid file names the adopted process again, for operators and later lookups.
+            let _ = fs::write(dir.join(PID_FILE), pid.to_string());
+            Some(pid)
+        })
+    }
+
+    /// Kills an orphaned node (started by an earlier control plane) that did not stop in time.
+    fn kill_orphan(&self, node: &NodeRecord) {
+        if let Some(pid) = self.orphan_pid(node) {
             tracing::warn!(
                 "killing node {} (pid {pid}) that did not stop in time",
                 node.label()
             );
-            let _ = Command::new("kill").args(["-KILL", pid]).status();
+            signal(pid, "-KILL");
         }
     }
+}
+
+/// Sends `kill <signal> <pid>` (the node stops cleanly on TERM).
+fn signal(pid: u32, signal: &str) {
+    let _ = Command::new("kill").args([signal, &pid.to_string()]).status();
+}
+
+/// Whether process `pid` is alive and runs `mica node --config <config>` (a zombie's command line is empty).
+fn runs_config(pid: u32, config: &Path) -> bool {
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == config.as_os_str().as_encoded_bytes())
+}
+
+/// The pid of a live process running `mica node --config <config>`, found by scanning `/proc`.
+fn find_process_running(config: &Path) -> Option<u32> {
+    fs::read_dir("/proc")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| runs_config(*pid, config))
 }
 
 impl Provider for LocalProvider {
@@ -288,6 +324,8 @@ impl Provider for LocalProvider {
     }
 
     fn start_node(&self, node: &NodeRecord) -> Result<(), ProviderError> {
+        // A process left by a killed control plane (possibly still starting, not answering yet) is adopted: a
+        // second process on the same address and data directory would only fight it for the storage lock.
         if self.is_running(node) {
             return Ok(());
         }
@@ -319,7 +357,17 @@ impl Provider for LocalProvider {
         let dir = self.node_dir(node);
         let mut children = self.children();
         let Some(child) = children.get_mut(&dir) else {
-            return false;
+            drop(children);
+            let orphan = self.orphan_pid(node);
+            let mut adopted = self
+                .adopted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match orphan {
+                Some(pid) => adopted.insert(dir, pid),
+                None => adopted.remove(&dir),
+            };
+            return orphan.is_some();
         };
         match child.try_wait() {
             Ok(None) => true,
@@ -338,11 +386,19 @@ impl Provider for LocalProvider {
 
     fn stop_node(&self, node: &NodeRecord) -> Result<(), ProviderError> {
         let dir = self.node_dir(node);
-        if let Some(endpoint) = self.admin_endpoint(node) {
-            // Graceful first, through the admin API like any operator would; errors mean it is already down.
-            let client = mica_nodetool::AdminClient::new(&endpoint.host, endpoint.port, &endpoint.token)
-                .with_timeout(Duration::from_secs(crate::provider::ADMIN_PROBE_TIMEOUT_SECONDS));
-            let _ = client.post(mica_node_admin_api::STOP_DAEMON, None);
+        // Graceful first, through the admin API like any operator would; errors mean it is already down.
+        let asked = self.admin_endpoint(node).is_some_and(|endpoint| {
+            mica_nodetool::AdminClient::new(&endpoint.host, endpoint.port, &endpoint.token)
+                .with_timeout(Duration::from_secs(crate::provider::ADMIN_PROBE_TIMEOUT_SECONDS))
+                .post(mica_node_admin_api::STOP_DAEMON, None)
+                .is_ok()
+        });
+        if !asked
+            && !self.children().contains_key(&dir)
+            && let Some(pid) = self.orphan_pid(node)
+        {
+            // An orphan that does not answer yet (still starting) is asked to stop by signal.
+            signal(pid, "-TERM");
         }
         let deadline = Instant::now() + STOP_TIMEOUT;
         let child = self.children().remove(&dir);
@@ -360,8 +416,9 @@ impl Provider for LocalProvider {
                 }
             },
             None => {
-                // Not our child (adopted after a restart): wait for its admin API to go quiet.
-                while self.node_info(node).is_some() {
+                // Not our child (adopted after a restart): wait until its process is gone (its admin API
+                // going quiet is not enough: the directory is removed next).
+                while self.orphan_pid(node).is_some() || self.node_info(node).is_some() {
                     if Instant::now() >= deadline {
                         self.kill_orphan(node);
                         break;
@@ -404,6 +461,27 @@ impl Provider for LocalProvider {
     }
 
     fn shutdown(&self) {
+        let adopted: Vec<(PathBuf, u32)> = self
+            .adopted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain()
+            .collect();
+        for (dir, pid) in adopted {
+            let config = dir.join(CONFIG_FILE);
+            if !runs_config(pid, &config) {
+                continue;
+            }
+            signal(pid, "-TERM");
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while runs_config(pid, &config) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if runs_config(pid, &config) {
+                signal(pid, "-KILL");
+            }
+            let _ = fs::remove_file(dir.join(PID_FILE));
+        }
         let children: Vec<(PathBuf, Child)> = self.children().drain().collect();
         for (dir, mut child) in children {
             // SIGTERM-equivalent through the process API is not portable; the node stops cleanly on kill -TERM.
@@ -460,17 +538,37 @@ fn io_error(path: &Path, e: std::io::Error) -> ProviderError {
 }
 
 fn write_file(path: &Path, contents: &str) -> Result<(), ProviderError> {
-    fs::write(path, contents).map_err(|e| io_error(path, e))
+    write_atomically(path, contents, false)
 }
 
 /// Writes a file readable only by its owner (keys, tokens, configuration naming them).
 fn write_private(path: &Path, contents: &str) -> Result<(), ProviderError> {
+    write_atomically(path, contents, true)
+}
+
+/// Writes a sibling temporary file and renames it over `path`, so a control plane killed mid-write leaves
+/// either the old file or the new one, never a truncated key or certificate that a later pass would trust
+/// because it exists.
+fn write_atomically(path: &Path, contents: &str, private: bool) -> Result<(), ProviderError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| ProviderError::new(format!("{} is not a file path", path.display())))?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(name);
+    temporary_name.push(".tmp");
+    let temporary = path.with_file_name(temporary_name);
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| io_error(path, e))?;
-    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(|e| io_error(path, e))
+    if private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(&temporary).map_err(|e| io_error(&temporary, e))?;
+    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(|e| io_error(&temporary, e))?;
+    drop(file);
+    fs::rename(&temporary, path).map_err(|e| io_error(path, e))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -543,6 +641,135 @@ mod tests {
         assert!(config.native_tls().unwrap().is_some());
         let endpoint = provider.admin_endpoint(&node).unwrap();
         assert_eq!(endpoint.token.len(), ADMIN_TOKEN_BYTES * 2);
+    }
+
+    #[test]
+    fn an_orphaned_node_process_is_adopted_not_started_twice_and_stopped() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A node binary that would fail: adoption must not start anything.
+        let provider = LocalProvider::new(
+            tmp.path(),
+            PathBuf::from("/bin/false"),
+            Ipv4Addr::new(127, 0, 79, 1),
+        );
+        let node = NodeRecord {
+            cluster: "c1".into(),
+            data_center: "dc1".into(),
+            ordinal: 0,
+            address: IpAddr::V4(Ipv4Addr::new(127, 0, 79, 1)),
+            rack: "rack1".into(),
+        };
+        let dir = provider.node_dir(&node);
+        fs::create_dir_all(&dir).unwrap();
+        let config = dir.join(CONFIG_FILE);
+        fs::write(&config, "").unwrap();
+        assert!(!provider.is_running(&node));
+        // Stands in for a node left by a killed control plane, which died before writing the pid file.
+        // Its output goes nowhere so a failing test never leaves it holding the test harness's pipes.
+        let mut orphan = Command::new("tail")
+            .arg("-f")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Until the child has exec'd, its command line is still this test's.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !provider.is_running(&node) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !provider.is_running(&node) {
+            let _ = orphan.kill();
+            panic!("the orphan is found by its command line");
+        }
+        assert_eq!(
+            fs::read_to_string(dir.join(PID_FILE)).unwrap(),
+            orphan.id().to_string(),
+            "the pid file names the adopted process"
+        );
+        fs::write(dir.join(PID_FILE), "999999999").unwrap();
+        assert!(provider.is_running(&node), "a stale pid file does not hide it");
+        assert_eq!(provider.orphan_pid(&node), Some(orphan.id()));
+        provider.start_node(&node).unwrap();
+        assert!(provider.children().is_empty(), "no second process");
+
+        provider.stop_node(&node).unwrap();
+        // The process is gone from /proc's point of view a moment before its parent can reap it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while orphan.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = orphan.kill();
+                panic!("the orphan was not stopped by signal");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!provider.is_running(&node));
+        assert!(!dir.join(PID_FILE).exists());
+    }
+
+    #[test]
+    fn adopted_node_processes_are_stopped_at_shutdown() {
+        let tmp = tempfile::tempdir().unwrap();
+        let provider = LocalProvider::new(
+            tmp.path(),
+            PathBuf::from("/bin/false"),
+            Ipv4Addr::new(127, 0, 79, 1),
+        );
+        let node = NodeRecord {
+            cluster: "c1".into(),
+            data_center: "dc1".into(),
+            ordinal: 3,
+            address: IpAddr::V4(Ipv4Addr::new(127, 0, 79, 4)),
+            rack: "rack1".into(),
+        };
+        let dir = provider.node_dir(&node);
+        fs::create_dir_all(&dir).unwrap();
+        let config = dir.join(CONFIG_FILE);
+        fs::write(&config, "").unwrap();
+        let mut orphan = Command::new("tail")
+            .arg("-f")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !provider.is_running(&node) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        provider.shutdown();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while orphan.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = orphan.kill();
+                panic!("the adopted process was not stopped at shutdown");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!dir.join(PID_FILE).exists());
+    }
+
+    #[test]
+    fn files_are_replaced_whole_and_private_ones_stay_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("node.pem");
+        write_private(&path, "first").unwrap();
+        write_private(&path, "second").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "second");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let names: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![std::ffi::OsString::from("node.pem")],
+            "no temporary file left"
+        );
     }
 
     #[test]
