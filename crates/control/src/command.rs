@@ -16,6 +16,7 @@ pub const ALLOWED_COMMANDS: &[&str] = &[
     "status",
     "info",
     "describecluster",
+    "ring",
     "version",
     "tablestats",
     "flush",

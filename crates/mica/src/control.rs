@@ -144,7 +144,7 @@ pub struct InvokeCommandArgs {
     /// Address of the node to run the command on.
     #[arg(long)]
     host: String,
-    /// The nodetool verb: status, info, describecluster, version, tablestats, flush or compact.
+    /// The nodetool verb: status, info, describecluster, ring, version, tablestats, flush or compact.
     #[arg(long = "command-name")]
     command_name: String,
     /// Arguments as key=value pairs (a key starting with '-' is a flag; `keyspace=ks` passes `ks`). Give it
