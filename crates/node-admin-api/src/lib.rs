@@ -12,7 +12,7 @@ use uuid::Uuid;
 pub const PREFIX: &str = "/v1";
 /// `GET`: [`NodeInfo`].
 pub const INFO: &str = "/v1/info";
-/// `GET`: [`ClusterStatus`] as this node sees the cluster.
+/// `GET` with an optional `keyspace` query parameter: [`ClusterStatus`] as this node sees the cluster.
 pub const STATUS: &str = "/v1/status";
 /// `GET`: [`DescribeCluster`].
 pub const DESCRIBE_CLUSTER: &str = "/v1/describecluster";
@@ -83,7 +83,7 @@ pub struct PeerStatus {
     pub status: NodeLiveness,
     pub load_bytes: u64,
     pub tokens: usize,
-    /// Effective ownership in percent; `None` when it depends on a keyspace and none was named.
+    /// Ownership in percent (see [`ClusterStatus::effective_ownership`]); `None` when unknown.
     pub owns: Option<f64>,
     pub host_id: Uuid,
 }
@@ -93,6 +93,10 @@ pub struct PeerStatus {
 #[serde(rename_all = "camelCase")]
 pub struct ClusterStatus {
     pub nodes: Vec<PeerStatus>,
+    /// Whether `owns` is effective ownership (replicas counted, per the named keyspace or the one replication
+    /// setting all non-system keyspaces share) rather than the primary range share.
+    #[serde(default)]
+    pub effective_ownership: bool,
 }
 
 /// `nodetool describecluster`.

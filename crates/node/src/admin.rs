@@ -197,15 +197,25 @@ async fn info(State(state): State<Arc<AdminState>>) -> Result<Json<api::NodeInfo
     }))
 }
 
-async fn status(State(state): State<Arc<AdminState>>) -> Result<Json<api::ClusterStatus>, AdminError> {
+#[derive(Deserialize)]
+struct StatusQuery {
+    keyspace: Option<String>,
+}
+
+async fn status(
+    State(state): State<Arc<AdminState>>,
+    Query(q): Query<StatusQuery>,
+) -> Result<Json<api::ClusterStatus>, AdminError> {
     let local = &state.local;
     let load = load_bytes(state.storage.as_ref())?;
+    let (strategy, effective) = ownership_strategy(&state, q.keyspace.as_deref())?;
     if let Some(gossip) = &state.gossip {
         return Ok(Json(api::ClusterStatus {
-            nodes: crate::cluster::status_lines(gossip, load),
+            nodes: crate::cluster::status_lines(gossip, load, strategy.as_ref()),
+            effective_ownership: effective,
         }));
     }
-    // A single node owns the whole ring; the cluster issue adds the peers gossip knows about.
+    // A lone node owns the whole ring, whatever the replication.
     Ok(Json(api::ClusterStatus {
         nodes: vec![api::PeerStatus {
             address: local.broadcast_address.to_string(),
@@ -218,7 +228,41 @@ async fn status(State(state): State<Arc<AdminState>>) -> Result<Json<api::Cluste
             owns: Some(100.0),
             host_id: local.host_id,
         }],
+        effective_ownership: effective,
     }))
+}
+
+/// System keyspaces that replicate like user keyspaces; `nodetool status` leaves them out, as Cassandra does.
+const REPLICATED_SYSTEM_KEYSPACES: &[&str] = &["system_auth", "system_distributed", "system_traces"];
+
+/// How `nodetool status` computes ownership, as Cassandra does: effective for the named keyspace, or for the one
+/// replication setting every non-system keyspace shares (primary ranges, which is RF 1, when there are none);
+/// otherwise primary ownership, flagged as not effective.
+fn ownership_strategy(
+    state: &AdminState,
+    keyspace: Option<&str>,
+) -> Result<(Option<mica_cluster::ring::ReplicationStrategy>, bool), AdminError> {
+    let schema = state.engine.schema();
+    if let Some(name) = keyspace {
+        let ks = schema
+            .keyspace(name)
+            .ok_or_else(|| AdminError(StatusCode::NOT_FOUND, format!("Keyspace {name} does not exist")))?;
+        return Ok((crate::cluster::strategy_of(&ks.replication), true));
+    }
+    let settings: Vec<_> = schema
+        .keyspaces
+        .values()
+        .filter(|ks| {
+            !mica_schema::is_system_keyspace(&ks.name)
+                && !REPLICATED_SYSTEM_KEYSPACES.contains(&ks.name.as_str())
+        })
+        .map(|ks| &ks.replication)
+        .collect();
+    match settings.first() {
+        None => Ok((None, true)),
+        Some(first) if settings.iter().all(|r| r == first) => Ok((crate::cluster::strategy_of(first), true)),
+        Some(_) => Ok((None, false)),
+    }
 }
 
 async fn describe_cluster(State(state): State<Arc<AdminState>>) -> Json<api::DescribeCluster> {

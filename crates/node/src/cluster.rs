@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Weak};
 
-use mica_cluster::ring::TokenRing;
+use mica_cluster::ring::{Location, ReplicationStrategy, TokenRing};
 use mica_cluster::{
     AppState, EndpointInfo, GossipConfig, GossipError, GossipTls, Gossiper, NodeStatus, format_tokens,
 };
@@ -127,10 +127,25 @@ fn peer_info(e: &EndpointInfo) -> Option<PeerInfo> {
 }
 
 /// `nodetool status` lines for every node gossip knows (load is only known for the local node).
-pub(crate) fn status_lines(gossiper: &Gossiper, local_load: u64) -> Vec<api::PeerStatus> {
+///
+/// With a replication strategy the ownership is effective (each range counted for every replica), otherwise
+/// the primary range share.
+pub(crate) fn status_lines(
+    gossiper: &Gossiper,
+    local_load: u64,
+    strategy: Option<&ReplicationStrategy>,
+) -> Vec<api::PeerStatus> {
     let endpoints = gossiper.endpoints();
     let ring = TokenRing::from_nodes(endpoints.iter().map(|e| (e.address, e.tokens.as_slice())));
-    let owns: BTreeMap<SocketAddr, f64> = ring.map(|r| r.ownership()).unwrap_or_default();
+    let locations: BTreeMap<SocketAddr, Location> = endpoints
+        .iter()
+        .filter_map(|e| Some((e.address, Location::new(e.dc.clone()?, e.rack.clone()?))))
+        .collect();
+    let owns: BTreeMap<SocketAddr, f64> = match (ring, strategy) {
+        (Ok(ring), Some(strategy)) => strategy.effective_ownership(&ring, &locations),
+        (Ok(ring), None) => ring.ownership(),
+        (Err(_), _) => BTreeMap::new(),
+    };
     endpoints
         .iter()
         .filter(|e| e.status != NodeStatus::Left)
@@ -181,7 +196,7 @@ const UNREACHABLE: &str = "UNREACHABLE";
 
 /// `nodetool ring`: every token with its node, in token order.
 pub(crate) fn ring_tokens(gossiper: &Gossiper, local_load: u64) -> Vec<api::RingToken> {
-    let lines = status_lines(gossiper, local_load);
+    let lines = status_lines(gossiper, local_load, None);
     let endpoints = gossiper.endpoints();
     let mut tokens = Vec::new();
     for line in lines {
@@ -204,4 +219,23 @@ pub(crate) fn ring_tokens(gossiper: &Gossiper, local_load: u64) -> Vec<api::Ring
     }
     tokens.sort_by_key(|t| t.token);
     tokens
+}
+
+/// The replication strategy of a keyspace's `replication` map; `None` for local or unknown strategies.
+pub(crate) fn strategy_of(replication: &mica_schema::Replication) -> Option<ReplicationStrategy> {
+    let class = replication.class.rsplit('.').next().unwrap_or_default();
+    match class {
+        "SimpleStrategy" => Some(ReplicationStrategy::Simple {
+            replication_factor: replication.options.get("replication_factor")?.parse().ok()?,
+        }),
+        "NetworkTopologyStrategy" => Some(ReplicationStrategy::NetworkTopology {
+            datacenters: replication
+                .options
+                .iter()
+                .filter(|(dc, _)| dc.as_str() != "replication_factor")
+                .filter_map(|(dc, rf)| Some((dc.clone(), rf.parse().ok()?)))
+                .collect(),
+        }),
+        _ => None,
+    }
 }

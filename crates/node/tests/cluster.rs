@@ -97,6 +97,27 @@ async fn three_nodes_see_each_other() {
         }
     }
 
+    // With one user keyspace at RF 3 every node holds every range: effective ownership is 100% each.
+    let mut client = common::Client::new(
+        tokio::net::TcpStream::connect(nodes[0].native_address().expect("cql"))
+            .await
+            .expect("connect"),
+        Version::V4,
+    );
+    client.startup(&[]).await;
+    client
+        .query(
+            1,
+            "CREATE KEYSPACE rf3 WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 3}",
+        )
+        .await;
+    let s = status(&nodes[0], dirs[0].path());
+    assert!(s.effective_ownership);
+    for p in &s.nodes {
+        let owns = p.owns.expect("ownership known");
+        assert!((owns - 100.0).abs() < 1e-6, "{} owns {owns}% at RF 3", p.address);
+    }
+
     // A stopped node announces its shutdown and shows as Down on the others.
     nodes.pop().expect("node 3").shutdown().expect("clean shutdown");
     wait_until("node 3 down", || {

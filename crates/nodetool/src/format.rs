@@ -63,7 +63,7 @@ pub fn status(status: &api::ClusterStatus) -> String {
     for n in &status.nodes {
         by_dc.entry(n.data_center.as_str()).or_default().push(n);
     }
-    let effective = status.nodes.iter().all(|n| n.owns.is_some());
+    let effective = status.effective_ownership;
     let mut out = String::new();
     for (dc, mut nodes) in by_dc {
         nodes.sort_by(|a, b| a.address.cmp(&b.address));
@@ -279,6 +279,7 @@ mod tests {
                 owns: Some(100.0),
                 host_id: info.host_id,
             }],
+            effective_ownership: true,
         };
         assert_eq!(
             super::status(&status),

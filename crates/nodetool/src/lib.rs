@@ -62,8 +62,12 @@ impl AdminClient {
         self.get(api::INFO)
     }
 
-    pub fn status(&self) -> Result<api::ClusterStatus, NodetoolError> {
-        self.get(api::STATUS)
+    /// Status with ownership effective for `keyspace` (or as Cassandra decides without one).
+    pub fn status(&self, keyspace: Option<&str>) -> Result<api::ClusterStatus, NodetoolError> {
+        match keyspace {
+            Some(ks) => self.get(&format!("{}?keyspace={}", api::STATUS, encode_query_value(ks))),
+            None => self.get(api::STATUS),
+        }
     }
 
     pub fn ring(&self) -> Result<Vec<api::RingToken>, NodetoolError> {
@@ -160,7 +164,7 @@ pub fn run(client: &AdminClient, verb: &str, args: &[String]) -> Result<String, 
         tables: args.iter().skip(1).cloned().collect(),
     };
     match verb {
-        "status" => Ok(format::status(&client.status()?)),
+        "status" => Ok(format::status(&client.status(args.first().map(String::as_str))?)),
         "info" => Ok(format::info(
             &client.info()?,
             args.iter().any(|a| a == "-T" || a == "--tokens"),
