@@ -124,3 +124,70 @@ pub fn data_center(args: &DataCenterUpdateArgs, client: &Client) -> Result<(Stri
     let op = client.put(&path, &body)?;
     Ok((path, op))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use clap::Parser;
+
+    use crate::control::{ClusterCommand, DataCenterCommand};
+    use crate::{Cli, Command};
+
+    #[test]
+    fn update_flags_parse_az_style() {
+        let cli = Cli::try_parse_from([
+            "mica",
+            "datacenter",
+            "update",
+            "-c",
+            "c1",
+            "-d",
+            "dc1",
+            "--sku",
+            "Standard_D4s_v5",
+            "-b",
+            "eA==",
+        ])
+        .unwrap();
+        let Command::Datacenter {
+            command: DataCenterCommand::Update(args),
+            ..
+        } = cli.command
+        else {
+            panic!("expected datacenter update");
+        };
+        assert_eq!(
+            (args.cluster_name.as_str(), args.data_center_name.as_str()),
+            ("c1", "dc1")
+        );
+        assert_eq!(args.node_count, None, "left out: kept as it is");
+        assert_eq!(args.sku.as_deref(), Some("Standard_D4s_v5"));
+        assert_eq!(
+            args.base64_encoded_cassandra_yaml_fragment.as_deref(),
+            Some("eA==")
+        );
+
+        let cli = Cli::try_parse_from([
+            "mica",
+            "cluster",
+            "update",
+            "--cluster-name",
+            "c1",
+            "--cassandra-version",
+            "4.1",
+            "--client-certificates",
+            "a.pem",
+            "b.pem",
+        ])
+        .unwrap();
+        let Command::Cluster {
+            command: ClusterCommand::Update(args),
+            ..
+        } = cli.command
+        else {
+            panic!("expected cluster update");
+        };
+        assert_eq!(args.cassandra_version.as_deref(), Some("4.1"));
+        assert_eq!(args.client_certificates.len(), 2);
+    }
+}
