@@ -13,5 +13,6 @@ pub mod local;
 pub mod openapi;
 pub mod provider;
 pub mod reconcile;
+pub mod rolling;
 pub mod server;
 pub mod store;

@@ -447,6 +447,41 @@ impl Provider for LocalProvider {
         }
     }
 
+    fn config_is_current(&self, spec: &NodeSpec<'_>) -> Result<bool, ProviderError> {
+        let dir = self.node_dir(spec.node);
+        // A node never prepared gets today's configuration when it starts: nothing to roll.
+        let Ok(on_disk) = fs::read_to_string(dir.join(CONFIG_FILE)) else {
+            return Ok(true);
+        };
+        // The seeds the node was started with are kept for the comparison: a grown seed list alone is no
+        // reason to restart (a running node learns new seeds through gossip).
+        let running_seeds: Option<Vec<IpAddr>> =
+            NodeConfig::from_yaml_str(&on_disk, &dir).ok().map(|loaded| {
+                loaded
+                    .config
+                    .seeds()
+                    .iter()
+                    .filter_map(|s| s.parse().ok())
+                    .collect()
+            });
+        let seeds = running_seeds.as_deref().unwrap_or(spec.seeds);
+        let fresh = self.compose_config(
+            &NodeSpec {
+                seeds,
+                ..spec.clone()
+            },
+            &dir,
+        )?;
+        let client_ca: String = spec
+            .cluster
+            .client_certificates
+            .iter()
+            .map(|c| format!("{}\n", c.pem.trim()))
+            .collect();
+        let client_ca_on_disk = fs::read_to_string(dir.join(CLIENT_CA)).unwrap_or_default();
+        Ok(fresh == on_disk && client_ca == client_ca_on_disk)
+    }
+
     fn admin_endpoint(&self, node: &NodeRecord) -> Option<AdminEndpoint> {
         let token = fs::read_to_string(self.node_dir(node).join(TOKEN_FILE)).ok()?;
         Some(AdminEndpoint {

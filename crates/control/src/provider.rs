@@ -86,6 +86,29 @@ pub trait Provider: Send + Sync {
         crate::admin_password::ensure_admin_password(node.address, CQL_PORT, &ca, password)
     }
 
+    /// Whether the node's configuration on disk is what `spec` renders today (ignoring the seed list, which
+    /// changes as datacenters grow and needs no restart). A running node whose configuration is stale gets a
+    /// rolling restart (see [`crate::rolling`]). Providers that cannot tell say it is current.
+    fn config_is_current(&self, _spec: &NodeSpec<'_>) -> Result<bool, ProviderError> {
+        Ok(true)
+    }
+
+    /// Whether the node's admin API (`/v1/status`) reports every node it knows as Up; `None` while it does
+    /// not answer.
+    fn all_peers_up(&self, node: &NodeRecord) -> Option<bool> {
+        let endpoint = self.admin_endpoint(node)?;
+        let status = mica_nodetool::AdminClient::new(&endpoint.host, endpoint.port, &endpoint.token)
+            .with_timeout(std::time::Duration::from_secs(ADMIN_PROBE_TIMEOUT_SECONDS))
+            .status()
+            .ok()?;
+        Some(
+            status
+                .nodes
+                .iter()
+                .all(|peer| peer.status == mica_node_admin_api::NodeLiveness::Up),
+        )
+    }
+
     /// Stops every process this provider started (control-plane shutdown).
     fn shutdown(&self) {}
 }

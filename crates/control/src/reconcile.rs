@@ -261,6 +261,32 @@ pub fn reconcile_cluster(
             }
         }
     }
+    // Rolling restart: a running node whose configuration is stale (new sku, yaml fragment or version) is
+    // stopped, one per pass and only while every node is Up; the start path above brings it back with the new
+    // configuration.
+    if not_ready.is_empty() && !deallocated {
+        match crate::rolling::next_step(provider, &cluster, &live_dcs, &nodes, &seeds) {
+            Ok(crate::rolling::RollingStep::Settled) => {}
+            Ok(crate::rolling::RollingStep::Wait(why)) => {
+                if crate::rolling::stalled(op.as_ref()) {
+                    return fail(&mut op, "RollingRestartTimeout", why);
+                }
+                tracing::info!("cluster {}: rolling restart waits: {why}", cluster.name);
+                return Ok(Outcome::Waiting);
+            }
+            Ok(crate::rolling::RollingStep::Stop(node)) => {
+                if let Err(e) = provider.stop_node(node) {
+                    return fail(
+                        &mut op,
+                        "NodeStopFailed",
+                        format!("cannot stop node {}: {e}", node.label()),
+                    );
+                }
+                return step(&mut op, crate::rolling::stop_step_name(node));
+            }
+            Err(e) => return fail(&mut op, "ConfigurationFailed", e.to_string()),
+        }
+    }
     if not_ready.is_empty() {
         for dc in &live_dcs {
             if dc.state != ProvisioningState::Succeeded {
@@ -282,7 +308,9 @@ pub fn reconcile_cluster(
             current.percent_complete = percent;
             store.save_operation(current)?;
         }
-        if now_seconds().saturating_sub(current.start_time) > OPERATION_TIMEOUT.as_secs() {
+        // Measured from the last step, so a long rolling restart is not cut off by its total duration.
+        let since = current.steps.last().map_or(current.start_time, |s| s.time);
+        if now_seconds().saturating_sub(since) > OPERATION_TIMEOUT.as_secs() {
             let names: Vec<String> = not_ready
                 .iter()
                 .map(|n| format!("{} (log: {})", n.label(), provider.log_location(n)))

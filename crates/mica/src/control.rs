@@ -1,5 +1,5 @@
 //! `mica server` (the control plane) and its CLI commands, `mica cluster
-//! create|show|list|delete|status|deallocate|start|invoke-command` and `mica datacenter create|show|list|delete`, with `az managed-cassandra`'s flag names. The CLI finds the server through
+//! create|update|show|list|delete|status|deallocate|start|invoke-command` and `mica datacenter create|update|show|list|delete`, with `az managed-cassandra`'s flag names. The CLI finds the server through
 //! --server / MICA_SERVER and its token through --token / MICA_TOKEN, falling back to the files a local server
 //! writes into its state directory, so that on one machine no flags are needed.
 
@@ -112,6 +112,8 @@ impl Connection {
 pub enum ClusterCommand {
     /// Create a cluster (add datacenters with `mica datacenter create`).
     Create(ClusterCreateArgs),
+    /// Update a cluster (version, client certificates, ...); configuration changes restart nodes one at a time.
+    Update(crate::control_update::ClusterUpdateArgs),
     /// Show a cluster.
     Show(ClusterName),
     /// List clusters.
@@ -205,6 +207,8 @@ pub struct ClusterCreateArgs {
 pub enum DataCenterCommand {
     /// Add a datacenter to a cluster.
     Create(DataCenterCreateArgs),
+    /// Update a datacenter (node count, sku, yaml fragment); configuration changes restart nodes one at a time.
+    Update(crate::control_update::DataCenterUpdateArgs),
     /// Show a datacenter.
     Show(DataCenterName),
     /// List a cluster's datacenters.
@@ -302,6 +306,10 @@ pub fn cluster(command: &ClusterCommand, connection: &Connection) -> Result<()> 
             let op = client.put(&path, &with_admin_password(&body, args)?)?;
             finish(&client, connection, op, Some(&path))
         }
+        ClusterCommand::Update(args) => {
+            let (path, op) = crate::control_update::cluster(args, &client)?;
+            finish(&client, connection, op, Some(&path))
+        }
         ClusterCommand::Show(args) => {
             let cluster = client.get::<ClusterResource>(&format!("/clusters/{}", args.cluster_name))?;
             match connection.output {
@@ -390,6 +398,10 @@ pub fn data_center(command: &DataCenterCommand, connection: &Connection) -> Resu
                 args.cluster_name, args.data_center_name
             );
             let op = client.put(&path, &body)?;
+            finish(&client, connection, op, Some(&path))
+        }
+        DataCenterCommand::Update(args) => {
+            let (path, op) = crate::control_update::data_center(args, &client)?;
             finish(&client, connection, op, Some(&path))
         }
         DataCenterCommand::Show(args) => {

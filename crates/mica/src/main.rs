@@ -2,6 +2,7 @@
 //! a ready-to-use local node with TLS and a password, `mica nodetool` talks to a node's admin API.
 
 mod control;
+mod control_update;
 mod nodetool;
 mod table;
 mod up;

@@ -223,6 +223,8 @@ def test_create_two_node_cluster_connect_and_delete(server):
     status, _, problem = server.http("POST", "/clusters/e2e/invokeCommand", {"command": "status", "host": "10.9.9.9"})
     assert status == 400 and addresses[0] in problem["detail"], problem
 
+    check_configuration_updates_roll_through_the_nodes(server, nodes_dir, addresses)
+
     marker = str(server.state_dir / "clusters" / "e2e")
     assert len(node_processes(marker)) == 2
     deleted = json.loads(server.cli("cluster", "delete", "-c", "e2e", "--yes").stdout)
@@ -263,3 +265,53 @@ def test_invalid_requests_get_actionable_problems(server):
 
     status, _, doc = server.http("GET", "/openapi.json", token=False)
     assert status == 200 and "/clusters/{clusterName}/dataCenters/{dataCenterName}" in doc["paths"]
+
+
+def node_info(nodes_dir, i, address):
+    token = (nodes_dir / f"dc1-{i}" / "admin.token").read_text().strip()
+    req = urllib.request.Request(f"http://{address}:9180/v1/info")
+    req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def check_configuration_updates_roll_through_the_nodes(server, nodes_dir, addresses):
+    """Runs on test_create_two_node_cluster_connect_and_delete's cluster (4.0, dc1 with 2 nodes)."""
+    import base64
+
+    # A yaml fragment through the CLI: accepted, rolled out, and every node's cassandra.yaml carries it
+    # afterwards. (64MiB/s is Cassandra's default, which the rendered file leaves out, so a different value.)
+    pids = {i: (nodes_dir / f"dc1-{i}" / "node.pid").read_text() for i in range(len(addresses))}
+    fragment = base64.b64encode(b"compaction_throughput: 128MiB/s\n").decode()
+    dc = json.loads(server.cli("datacenter", "update", "-c", "e2e", "-d", "dc1", "-b", fragment).stdout)
+    assert dc["properties"]["provisioningState"] == "Succeeded", dc
+    assert dc["properties"]["nodeCount"] == 2, dc
+    for i in range(len(addresses)):
+        assert "compaction_throughput: 128MiB/s" in (nodes_dir / f"dc1-{i}" / "cassandra.yaml").read_text()
+        assert (nodes_dir / f"dc1-{i}" / "node.pid").read_text() != pids[i], "the node was restarted"
+
+    # A forbidden key is refused with a 400 naming it, and nothing changes.
+    bad = base64.b64encode(b"authenticator: AllowAllAuthenticator\n").decode()
+    result = server.cli("datacenter", "update", "-c", "e2e", "-d", "dc1", "-b", bad, check=False)
+    assert result.returncode != 0 and "authenticator" in result.stderr, result.stderr
+    status, _, problem = server.http("PUT", "/clusters/e2e/dataCenters/dc1",
+                                     {"properties": {"nodeCount": 2, "base64EncodedCassandraYamlFragment": bad}})
+    assert status == 400 and "authenticator" in problem["detail"], problem
+
+    # A version skip is refused; the next version is rolled out one node at a time.
+    result = server.cli("cluster", "update", "-c", "e2e", "--cassandra-version", "5.0", check=False)
+    assert result.returncode != 0 and "update to 4.1 first" in result.stderr, result.stderr
+    op = json.loads(server.cli("cluster", "update", "-c", "e2e", "--cassandra-version", "4.1", "--no-wait").stdout)
+    op = wait_operation(server, op)
+    assert op["status"] == "Succeeded", op
+    steps = [s["name"] for s in op["steps"]]
+    rolling = [i for i, name in enumerate(steps) if "rolling restart" in name]
+    assert len(rolling) == len(addresses), steps
+    # Every stop is followed by that node's start before the next node goes down.
+    for i in rolling:
+        assert steps[i + 1].startswith("started node"), steps
+    for i, address in enumerate(addresses):
+        assert node_info(nodes_dir, i, address)["releaseVersion"] == "4.1.5"
+    shown = json.loads(server.cli("cluster", "show", "-c", "e2e").stdout)
+    assert shown["properties"]["cassandraVersion"] == "4.1"
+    assert shown["properties"]["provisioningState"] == "Succeeded"
