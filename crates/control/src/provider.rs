@@ -99,7 +99,7 @@ pub trait Provider: Send + Sync {
         let endpoint = self.admin_endpoint(node)?;
         let status = mica_nodetool::AdminClient::new(&endpoint.host, endpoint.port, &endpoint.token)
             .with_timeout(std::time::Duration::from_secs(ADMIN_PROBE_TIMEOUT_SECONDS))
-            .status()
+            .status(None)
             .ok()?;
         Some(
             status
