@@ -258,20 +258,20 @@ pub struct DataCenterCreateArgs {
     base64_encoded_cassandra_yaml_fragment: Option<String>,
 }
 
-fn parse_with<T: serde::de::DeserializeOwned>(text: &str, names: &str) -> Result<T, String> {
+pub(crate) fn parse_with<T: serde::de::DeserializeOwned>(text: &str, names: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| format!("use one of {names}"))
 }
-fn parse_cluster_type(s: &str) -> Result<ClusterType, String> {
+pub(crate) fn parse_cluster_type(s: &str) -> Result<ClusterType, String> {
     parse_with(s, "Production, NonProduction")
 }
-fn parse_authentication_method(s: &str) -> Result<AuthenticationMethod, String> {
+pub(crate) fn parse_authentication_method(s: &str) -> Result<AuthenticationMethod, String> {
     parse_with(s, "None, Cassandra")
 }
-fn parse_auto_replicate(s: &str) -> Result<AutoReplicate, String> {
+pub(crate) fn parse_auto_replicate(s: &str) -> Result<AutoReplicate, String> {
     parse_with(s, "None, SystemKeyspaces, AllKeyspaces")
 }
-fn parse_strategy(s: &str) -> Result<ScheduledEventStrategy, String> {
+pub(crate) fn parse_strategy(s: &str) -> Result<ScheduledEventStrategy, String> {
     parse_with(s, "StopAny, StopByRack")
 }
 

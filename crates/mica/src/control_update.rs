@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::control::{parse_authentication_method, parse_auto_replicate, parse_cluster_type, parse_strategy};
 use anyhow::{Context, Result};
 use clap::Args;
 use mica_control::client::Client;
@@ -48,23 +49,6 @@ pub struct DataCenterUpdateArgs {
     /// A new cassandra.yaml fragment (base64); nodes restart one at a time with it.
     #[arg(short = 'b', long = "base64-encoded-cassandra-yaml-fragment")]
     pub base64_encoded_cassandra_yaml_fragment: Option<String>,
-}
-
-fn parse_with<T: serde::de::DeserializeOwned>(text: &str, names: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|_| format!("use one of {names}"))
-}
-fn parse_cluster_type(s: &str) -> Result<ClusterType, String> {
-    parse_with(s, "Production, NonProduction")
-}
-fn parse_authentication_method(s: &str) -> Result<AuthenticationMethod, String> {
-    parse_with(s, "None, Cassandra")
-}
-fn parse_auto_replicate(s: &str) -> Result<AutoReplicate, String> {
-    parse_with(s, "None, SystemKeyspaces, AllKeyspaces")
-}
-fn parse_strategy(s: &str) -> Result<ScheduledEventStrategy, String> {
-    parse_with(s, "StopAny, StopByRack")
 }
 
 /// Sends the cluster update (only what the flags set; the server keeps the rest) and returns the resource
