@@ -678,10 +678,13 @@ mod tests {
         assert_eq!(endpoint.token.len(), ADMIN_TOKEN_BYTES * 2);
     }
 
-    #[test]
-    fn an_orphaned_node_process_is_adopted_not_started_twice_and_stopped() {
+    /// A provider whose node binary would fail (adoption must never start anything), one node record with
+    /// its directory and an empty config, and a process that runs that config: it stands in for a node left by
+    /// a killed control plane, which died before writing the pid file. Also says whether the node looked stopped
+    /// before the process existed. Its output goes nowhere so a failing
+    /// test never leaves it holding the test harness's pipes.
+    fn orphaned_node(ordinal: u32, host: u8) -> (tempfile::TempDir, LocalProvider, NodeRecord, Child, bool) {
         let tmp = tempfile::tempdir().unwrap();
-        // A node binary that would fail: adoption must not start anything.
         let provider = LocalProvider::new(
             tmp.path(),
             PathBuf::from("/bin/false"),
@@ -690,30 +693,52 @@ mod tests {
         let node = NodeRecord {
             cluster: "c1".into(),
             data_center: "dc1".into(),
-            ordinal: 0,
-            address: IpAddr::V4(Ipv4Addr::new(127, 0, 79, 1)),
+            ordinal,
+            address: IpAddr::V4(Ipv4Addr::new(127, 0, 79, host)),
             rack: "rack1".into(),
         };
         let dir = provider.node_dir(&node);
         fs::create_dir_all(&dir).unwrap();
         let config = dir.join(CONFIG_FILE);
         fs::write(&config, "").unwrap();
-        assert!(!provider.is_running(&node));
-        // Stands in for a node left by a killed control plane, which died before writing the pid file.
-        // Its output goes nowhere so a failing test never leaves it holding the test harness's pipes.
-        let mut orphan = Command::new("tail")
+        let not_yet_running = !provider.is_running(&node);
+        let orphan = Command::new("tail")
             .arg("-f")
             .arg(&config)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Until the child has exec'd, its command line is still this test's.
+        (tmp, provider, node, orphan, not_yet_running)
+    }
+
+    /// Waits until the orphan has exited (it is gone from /proc a moment before its parent can reap it).
+    fn wait_for_exit(orphan: &mut Child, failure: &str) {
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !provider.is_running(&node) && Instant::now() < deadline {
+        while orphan.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = orphan.kill();
+                panic!("{failure}");
+            }
             std::thread::sleep(Duration::from_millis(10));
         }
-        if !provider.is_running(&node) {
+    }
+
+    /// Until the child has exec'd, its command line is still this test's.
+    fn wait_until_found(provider: &LocalProvider, node: &NodeRecord) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !provider.is_running(node) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        provider.is_running(node)
+    }
+
+    #[test]
+    fn an_orphaned_node_process_is_adopted_not_started_twice_and_stopped() {
+        let (_tmp, provider, node, mut orphan, not_yet_running) = orphaned_node(0, 1);
+        assert!(not_yet_running);
+        let dir = provider.node_dir(&node);
+        if !wait_until_found(&provider, &node) {
             let _ = orphan.kill();
             panic!("the orphan is found by its command line");
         }
@@ -729,59 +754,18 @@ mod tests {
         assert!(provider.children().is_empty(), "no second process");
 
         provider.stop_node(&node).unwrap();
-        // The process is gone from /proc's point of view a moment before its parent can reap it.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while orphan.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = orphan.kill();
-                panic!("the orphan was not stopped by signal");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_for_exit(&mut orphan, "the orphan was not stopped by signal");
         assert!(!provider.is_running(&node));
         assert!(!dir.join(PID_FILE).exists());
     }
 
     #[test]
     fn adopted_node_processes_are_stopped_at_shutdown() {
-        let tmp = tempfile::tempdir().unwrap();
-        let provider = LocalProvider::new(
-            tmp.path(),
-            PathBuf::from("/bin/false"),
-            Ipv4Addr::new(127, 0, 79, 1),
-        );
-        let node = NodeRecord {
-            cluster: "c1".into(),
-            data_center: "dc1".into(),
-            ordinal: 3,
-            address: IpAddr::V4(Ipv4Addr::new(127, 0, 79, 4)),
-            rack: "rack1".into(),
-        };
-        let dir = provider.node_dir(&node);
-        fs::create_dir_all(&dir).unwrap();
-        let config = dir.join(CONFIG_FILE);
-        fs::write(&config, "").unwrap();
-        let mut orphan = Command::new("tail")
-            .arg("-f")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !provider.is_running(&node) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let (_tmp, provider, node, mut orphan, _) = orphaned_node(3, 4);
+        wait_until_found(&provider, &node);
         provider.shutdown();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while orphan.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = orphan.kill();
-                panic!("the adopted process was not stopped at shutdown");
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert!(!dir.join(PID_FILE).exists());
+        wait_for_exit(&mut orphan, "the adopted process was not stopped at shutdown");
+        assert!(!provider.node_dir(&node).join(PID_FILE).exists());
     }
 
     #[test]
