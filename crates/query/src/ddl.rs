@@ -350,7 +350,7 @@ impl QueryEngine {
                 let (replication, durable) = replication_from(&a.properties)?;
                 let changed = self.change_schema(
                     |schema| {
-                        let Some(ks) = schema.keyspaces.get(&a.name) else {
+                        let Some(ks) = schema.keyspaces.get_mut(&a.name) else {
                             if a.if_exists {
                                 return Ok(false);
                             }
@@ -365,14 +365,13 @@ impl QueryEngine {
                                 a.name
                             )));
                         }
-                        let mut ks = (**ks).clone();
+                        let ks = Arc::make_mut(ks);
                         if let Some(r) = &replication {
                             ks.replication = r.clone();
                         }
                         if let Some(d) = durable {
                             ks.durable_writes = d;
                         }
-                        schema.keyspaces.insert(a.name.clone(), Arc::new(ks));
                         Ok(true)
                     },
                     Some(&a.name),
@@ -421,7 +420,7 @@ impl QueryEngine {
                     |schema| {
                         let ks = schema
                             .keyspaces
-                            .get(&ks_name)
+                            .get_mut(&ks_name)
                             .ok_or_else(|| invalid(format!("Keyspace '{ks_name}' does not exist")))?;
                         if ks.tables.contains_key(&c.name.name) {
                             if c.if_not_exists {
@@ -438,10 +437,9 @@ impl QueryEngine {
                         }
                         let types = ks.types.clone();
                         let table = table_from_ast(&ks_name, c, Uuid::new_v4(), &|n| types.get(n).cloned())?;
-                        let mut ks = (**ks).clone();
+                        let ks = Arc::make_mut(ks);
                         let table = Arc::new(table);
                         ks.tables.insert(table.name.clone(), table.clone());
-                        schema.keyspaces.insert(ks_name.clone(), Arc::new(ks));
                         new_table = Some(table);
                         Ok(true)
                     },
@@ -462,13 +460,13 @@ impl QueryEngine {
                 let mut dropped_indexes = Vec::new();
                 let changed = self.change_schema(
                     |schema| {
-                        let Some(ks) = schema.keyspaces.get(&ks_name) else {
+                        let Some(ks) = schema.keyspaces.get_mut(&ks_name) else {
                             if *if_exists {
                                 return Ok(false);
                             }
                             return Err(invalid(format!("Keyspace '{ks_name}' does not exist")));
                         };
-                        let mut ks = (**ks).clone();
+                        let ks = Arc::make_mut(ks);
                         match ks.tables.remove(&name.name) {
                             Some(t) => {
                                 dropped_id = Some(t.id);
@@ -482,7 +480,6 @@ impl QueryEngine {
                                 )));
                             }
                         }
-                        schema.keyspaces.insert(ks_name.clone(), Arc::new(ks));
                         Ok(true)
                     },
                     Some(&ks_name),
@@ -524,7 +521,7 @@ impl QueryEngine {
                     |schema| {
                         let ks = schema
                             .keyspaces
-                            .get(&ks_name)
+                            .get_mut(&ks_name)
                             .ok_or_else(|| invalid(format!("Keyspace '{ks_name}' does not exist")))?;
                         if ks.types.contains_key(&c.name.name) {
                             if c.if_not_exists {
@@ -541,7 +538,7 @@ impl QueryEngine {
                         for (n, t) in &c.fields {
                             fields.push((n.clone(), resolve_inner(t, &|x| types.get(x).cloned())?));
                         }
-                        let mut ks = (**ks).clone();
+                        let ks = Arc::make_mut(ks);
                         ks.types.insert(
                             c.name.name.clone(),
                             Arc::new(UdtDef {
@@ -550,7 +547,6 @@ impl QueryEngine {
                                 fields,
                             }),
                         );
-                        schema.keyspaces.insert(ks_name.clone(), Arc::new(ks));
                         Ok(true)
                     },
                     Some(&ks_name),
@@ -568,7 +564,7 @@ impl QueryEngine {
                 deny_system(&ks_name)?;
                 let changed = self.change_schema(
                     |schema| {
-                        let Some(ks) = schema.keyspaces.get(&ks_name) else {
+                        let Some(ks) = schema.keyspaces.get_mut(&ks_name) else {
                             return if *if_exists {
                                 Ok(false)
                             } else {
@@ -594,9 +590,8 @@ impl QueryEngine {
                                 ks_name, name.name
                             )));
                         }
-                        let mut ks = (**ks).clone();
+                        let ks = Arc::make_mut(ks);
                         ks.types.remove(&name.name);
-                        schema.keyspaces.insert(ks_name.clone(), Arc::new(ks));
                         Ok(true)
                     },
                     Some(&ks_name),
