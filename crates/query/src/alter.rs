@@ -127,12 +127,9 @@ impl QueryEngine {
                 if !alter_table_def(schema, &mut t, &alter.action)? {
                     return Ok(false);
                 }
-                let mut ks = schema
-                    .keyspace(&ks_name)
-                    .map(|k| (**k).clone())
-                    .ok_or_else(|| QueryError::Server(format!("keyspace {ks_name} vanished")))?;
-                ks.tables.insert(table_name.clone(), Arc::new(t));
-                schema.keyspaces.insert(ks_name.clone(), Arc::new(ks));
+                if !schema.put_table(Arc::new(t)) {
+                    return Err(QueryError::Server(format!("keyspace {ks_name} vanished")));
+                }
                 Ok(true)
             },
             Some(&ks_name),

@@ -718,9 +718,7 @@ impl QueryEngine {
                 let at = t.indexes.partition_point(|i| i.name < index.name);
                 t.indexes.insert(at, index.clone());
                 let t = Arc::new(t);
-                let mut ks = (**ks).clone();
-                ks.tables.insert(t.name.clone(), t.clone());
-                schema.keyspaces.insert(ks_name.clone(), Arc::new(ks));
+                schema.put_table(t.clone());
                 created = Some((t, index));
                 Ok(true)
             },
@@ -785,9 +783,9 @@ impl QueryEngine {
                     ks.tables
                         .values()
                         .find(|t| t.indexes.iter().any(|i| i.name == name.name))
-                        .map(|t| (ks.clone(), t.clone()))
+                        .cloned()
                 });
-                let Some((ks, table)) = found else {
+                let Some(table) = found else {
                     if if_exists {
                         return Ok(false);
                     }
@@ -797,9 +795,7 @@ impl QueryEngine {
                 let mut t = (*table).clone();
                 t.indexes.retain(|i| i.name != name.name);
                 let t = Arc::new(t);
-                let mut ks = (*ks).clone();
-                ks.tables.insert(t.name.clone(), t.clone());
-                schema.keyspaces.insert(ks_name.clone(), Arc::new(ks));
+                schema.put_table(t.clone());
                 dropped = Some((t, storage));
                 Ok(true)
             },

@@ -334,6 +334,18 @@ pub struct Schema {
 }
 
 impl Schema {
+    /// Adds or replaces a table of its (existing) keyspace, copying the keyspace on write so other snapshots
+    /// keep the old one. False when the keyspace does not exist.
+    pub fn put_table(&mut self, table: Arc<TableDef>) -> bool {
+        match self.keyspaces.get_mut(&table.keyspace) {
+            Some(ks) => {
+                Arc::make_mut(ks).tables.insert(table.name.clone(), table);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn keyspace(&self, name: &str) -> Option<&Arc<KeyspaceDef>> {
         self.keyspaces.get(name)
     }
