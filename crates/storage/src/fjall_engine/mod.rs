@@ -249,9 +249,22 @@ impl FjallEngine {
         write_error(&self.inner.poison, e)
     }
 
+    /// Appends `batch` to the journal on this thread; the result resolves once the policy calls it durable.
+    fn commit_here(&self, batch: OwnedWriteBatch) -> Result<Durable> {
+        batch.commit().map_err(|e| self.write_error(e))?;
+        match (&self.inner.policy, &self.syncer) {
+            (CommitLogSync::Periodic { .. }, _) | (_, None) => Ok(Durable::ready(Ok(()))),
+            (_, Some(syncer)) => {
+                let (durable, completer) = Durable::pending();
+                syncer.enqueue(completer);
+                Ok(durable)
+            }
+        }
+    }
+
     /// Checks the poison flag and encodes `mutations` into one write batch (`None` when there is nothing
     /// to write); unknown tables fail here, before anything is written.
-    fn encode(&self, mutations: &[Mutation]) -> Result<Option<fjall::OwnedWriteBatch>> {
+    fn encode(&self, mutations: &[Mutation]) -> Result<Option<OwnedWriteBatch>> {
         self.inner.poison.check()?;
         if mutations.is_empty() {
             return Ok(None);
@@ -495,11 +508,7 @@ impl Engine for FjallEngine {
             return Ok(Durable::ready(Ok(())));
         };
         match (&self.inner.policy, &self.syncer) {
-            (CommitLogSync::Periodic { .. }, _) | (_, None) => {
-                batch.commit().map_err(|e| self.write_error(e))?;
-                Ok(Durable::ready(Ok(())))
-            }
-            (_, Some(syncer)) => {
+            (CommitLogSync::Batch | CommitLogSync::Group { .. }, Some(syncer)) => {
                 // The syncer thread appends the batch to the journal right before its next fsync: fjall holds
                 // the journal lock during an fsync, and a request thread appending here would stall every
                 // other request of its core until the fsync ends.
@@ -511,21 +520,14 @@ impl Engine for FjallEngine {
                 );
                 Ok(durable)
             }
+            _ => self.commit_here(batch),
         }
     }
 
     fn apply_visible(&self, mutations: Vec<Mutation>) -> Result<Durable> {
-        let Some(batch) = self.encode(&mutations)? else {
-            return Ok(Durable::ready(Ok(())));
-        };
-        batch.commit().map_err(|e| self.write_error(e))?;
-        match (&self.inner.policy, &self.syncer) {
-            (CommitLogSync::Periodic { .. }, _) | (_, None) => Ok(Durable::ready(Ok(()))),
-            (_, Some(syncer)) => {
-                let (durable, completer) = Durable::pending();
-                syncer.enqueue(completer);
-                Ok(durable)
-            }
+        match self.encode(&mutations)? {
+            Some(batch) => self.commit_here(batch),
+            None => Ok(Durable::ready(Ok(()))),
         }
     }
 
