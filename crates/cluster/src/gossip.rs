@@ -15,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::detector::ArrivalWindow;
+use crate::messaging::Messaging;
 use crate::state::{AppState, Digest, EndpointInfo, EndpointState, NodeStatus, VersionedValue};
 use crate::wire::{Message, read_message, write_message};
 
@@ -296,6 +297,8 @@ struct Shared {
     tls: Option<GossipTls>,
     /// What this node serves to PULL requests, by topic.
     pulls: Mutex<BTreeMap<String, PullHandler>>,
+    /// The request/response service that OpenMessaging connections are handed to.
+    messaging: Messaging,
 }
 
 /// Produces the document a node serves under a pull topic (called on the gossip thread).
@@ -359,6 +362,7 @@ impl Gossiper {
             inner.publish(key, value);
         }
         inner.beat();
+        let messaging = Messaging::start(config.address, config.cluster_name.clone(), config.tls.clone())?;
         let shared = Arc::new(Shared {
             inner: Mutex::new(inner),
             cluster_name: config.cluster_name,
@@ -372,6 +376,7 @@ impl Gossiper {
             phi_convict_threshold: config.phi_convict_threshold,
             tls: config.tls,
             pulls: Mutex::new(BTreeMap::new()),
+            messaging,
         });
         let (control, control_rx) = watch::channel(Run::Running);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -446,6 +451,12 @@ impl Gossiper {
             .map_err(|_| GossipError::Timeout(peer))?
     }
 
+    /// The internode request/response service sharing this node's storage port; stopping or
+    /// killing the gossiper closes it.
+    pub fn messaging(&self) -> Messaging {
+        self.shared.messaging.clone()
+    }
+
     /// Announces the shutdown to live peers (STATUS `shutdown`) and stops.
     pub fn stop(mut self) {
         self.set_state(AppState::Status, "shutdown,true");
@@ -460,6 +471,8 @@ impl Gossiper {
 
     fn finish(&mut self, how: Run) {
         self.control.send_replace(how);
+        // Messaging goes first so that in-flight requests fail at once, as they would on a crash.
+        self.shared.messaging.close();
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
@@ -564,14 +577,22 @@ fn round(shared: &Shared) -> Vec<SocketAddr> {
 }
 
 /// Anything gossip can run over: a TCP stream or a TLS stream on top of one.
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// Opens a connection to a peer's gossip port, TLS when configured.
 async fn connect(shared: &Shared, peer: SocketAddr) -> Result<Box<dyn Stream>, GossipError> {
+    Ok(connect_stream(shared.tls.as_ref(), peer).await?)
+}
+
+/// Opens a connection to a peer's storage port, mutual TLS when `tls` is set.
+pub(crate) async fn connect_stream(
+    tls: Option<&GossipTls>,
+    peer: SocketAddr,
+) -> std::io::Result<Box<dyn Stream>> {
     let tcp = TcpStream::connect(peer).await?;
     tcp.set_nodelay(true)?;
-    Ok(match &shared.tls {
+    Ok(match tls {
         Some(tls) => {
             let connector = tokio_rustls::TlsConnector::from(tls.client.clone());
             Box::new(
@@ -650,6 +671,18 @@ async fn respond(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Result<()
         } => (cluster_name, digests),
         Message::Pull { cluster_name, topic } => {
             return answer_pull(shared, &mut stream, peer, cluster_name, &topic).await;
+        }
+        Message::OpenMessaging { cluster_name, from } => {
+            if cluster_name != shared.cluster_name {
+                return Err(GossipError::ClusterNameMismatch {
+                    peer,
+                    theirs: cluster_name,
+                    ours: shared.cluster_name.clone(),
+                });
+            }
+            write_message(&mut stream, &Message::MessagingAccepted).await?;
+            shared.messaging.accept(stream, from);
+            return Ok(());
         }
         _ => return Err(GossipError::Protocol(peer)),
     };

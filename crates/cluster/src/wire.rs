@@ -18,6 +18,8 @@ const KIND_ACK: u8 = 2;
 const KIND_ACK2: u8 = 3;
 const KIND_PULL: u8 = 4;
 const KIND_PULL_REPLY: u8 = 5;
+const KIND_OPEN_MESSAGING: u8 = 6;
+const KIND_MESSAGING_ACCEPTED: u8 = 7;
 
 /// One gossip message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +44,11 @@ pub enum Message {
     Pull { cluster_name: String, topic: String },
     /// The answer to a pull: the document, or `None` when the node serves nothing under that topic.
     PullReply { payload: Option<Vec<u8>> },
+    /// Sent instead of SYN to turn the connection into the sender's outbound messaging connection
+    /// (see [`crate::Messaging`]); `from` is the sender's storage address as gossip knows it.
+    OpenMessaging { cluster_name: String, from: SocketAddr },
+    /// The receiver's answer to OpenMessaging; messaging frames follow on the same connection.
+    MessagingAccepted,
 }
 
 /// Why bytes are not a valid gossip frame.
@@ -108,6 +115,12 @@ impl Message {
                     None => out.push(0),
                 }
             }
+            Message::OpenMessaging { cluster_name, from } => {
+                out.push(KIND_OPEN_MESSAGING);
+                put_str(&mut out, cluster_name);
+                put_addr(&mut out, from);
+            }
+            Message::MessagingAccepted => out.push(KIND_MESSAGING_ACCEPTED),
         }
         out
     }
@@ -151,6 +164,11 @@ impl Message {
                     _ => Some(r.bytes()?),
                 },
             },
+            KIND_OPEN_MESSAGING => Message::OpenMessaging {
+                cluster_name: r.string()?,
+                from: r.addr()?,
+            },
+            KIND_MESSAGING_ACCEPTED => Message::MessagingAccepted,
             other => return Err(WireError::Kind(other)),
         };
         if !r.0.is_empty() {
@@ -374,6 +392,11 @@ mod tests {
                 payload: Some(b"{}".to_vec()),
             },
             Message::PullReply { payload: None },
+            Message::OpenMessaging {
+                cluster_name: "c".into(),
+                from: a,
+            },
+            Message::MessagingAccepted,
         ]
     }
 
