@@ -299,6 +299,8 @@ impl Service {
                 conn.fail(MessagingError::Closed);
             }
         }
+        // Handlers often hold a Messaging clone themselves; dropping them breaks that cycle.
+        self.handlers.write().unwrap_or_else(|p| p.into_inner()).clear();
         let runtime = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(runtime) = runtime {
             // Does not block, so closing works from inside async code too.
@@ -369,7 +371,8 @@ impl Messaging {
             .insert(verb, handler);
     }
 
-    /// Sends a request to `peer` (a storage address) and waits up to `timeout` for the reply.
+    /// Sends a request to `peer` (a storage address) and waits up to `timeout` for the reply (timed
+    /// on the caller's runtime, which needs its time driver enabled). A reply arriving later is dropped.
     pub async fn request(
         &self,
         peer: SocketAddr,

@@ -246,6 +246,35 @@ fn a_killed_peer_fails_requests_fast_and_a_restarted_one_is_reached_again() {
 }
 
 #[test]
+fn three_nodes_message_each_other_in_both_directions() {
+    let addrs: Vec<SocketAddr> = (1..=3).map(|n| addr(5, n)).collect();
+    let nodes: Vec<Gossiper> = addrs
+        .iter()
+        .map(|a| Gossiper::start(config("Msg", *a)).expect("start"))
+        .collect();
+    for g in &nodes {
+        serve(&g.messaging(), Arc::new(AtomicUsize::new(0)));
+    }
+    runtime().block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (from, g) in addrs.iter().zip(&nodes) {
+            for to in addrs.iter().filter(|t| *t != from) {
+                let (m, from, to) = (g.messaging(), *from, *to);
+                tasks.spawn(async move {
+                    for _ in 0..50 {
+                        let reply = m.request(to, WHO, vec![], TIMEOUT).await;
+                        assert_eq!(reply, Ok(from.to_string().into_bytes()));
+                    }
+                });
+            }
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.expect("join");
+        }
+    });
+}
+
+#[test]
 fn another_cluster_cannot_open_messaging() {
     let (a, intruder) = (addr(3, 1), addr(3, 2));
     let ga = Gossiper::start(config("Mine", a)).expect("a");
@@ -287,6 +316,13 @@ fn mutual_tls_messaging_admits_only_certificates_of_the_cluster_ca() {
         assert_eq!(
             gb.messaging().request(a, WHO, vec![], TIMEOUT).await,
             Ok(b.to_string().into_bytes())
+        );
+        let started = Instant::now();
+        pipeline(ga.messaging(), b, 0, 2_000, 64).await;
+        let elapsed = started.elapsed();
+        println!(
+            "messaging throughput over TLS: 2000 requests (64 in flight) in {elapsed:?}: {:.0} requests/s",
+            2_000.0 / elapsed.as_secs_f64()
         );
         let r = gr.messaging().request(a, ECHO, vec![1], TIMEOUT).await;
         assert!(
