@@ -39,12 +39,15 @@ mod engine;
 mod error;
 mod fjall_engine;
 mod memory;
+pub mod merge;
+mod raw;
 pub mod reconcile;
 mod types;
 
 pub use durable::{Durable, DurableCompleter};
-pub use engine::{Engine, PartitionStream};
+pub use engine::{Engine, PartitionStream, RawPartitionStream};
 pub use error::{Result, StorageError};
 pub use fjall_engine::{FORMAT_VERSION, FjallEngine};
 pub use memory::MemoryEngine;
+pub use merge::{diff, digest, live_view, merge};
 pub use types::*;
