@@ -6,6 +6,12 @@
 //! this crate knows nothing about CQL or schemas. The on-disk layout of [`FjallEngine`] is
 //! documented in `docs/storage-format.md`.
 //!
+//! For replica reconciliation, [`Engine::read_partition_raw`] / [`Engine::scan_raw`] return a
+//! partition's reconciled content *with its deletions*, and [`merge()`], [`live_view`], [`digest`] and
+//! [`diff`] (module [`mod@merge`]) merge replicas' responses, turn them into the live view, compare
+//! them and compute read repairs. Counters are returned as one summed delta per cell; merging
+//! counters across replicas keeps the newest replica's value (a known limitation).
+//!
 //! ```
 //! use mica_storage::*;
 //!
