@@ -43,7 +43,23 @@ pub const CASES: &[Case] = &[
         "tombstone_gc_keeps_deleted_data_deleted",
         tombstone_gc_keeps_deleted_data_deleted,
     ),
+    (
+        "raw_deletions_and_shadowing",
+        raw_cases::raw_deletions_and_shadowing,
+    ),
+    (
+        "raw_limits_reversed_columns",
+        raw_cases::raw_limits_reversed_columns,
+    ),
+    ("raw_counters", raw_cases::raw_counters),
+    (
+        "scan_raw_tombstone_partitions",
+        raw_cases::scan_raw_tombstone_partitions,
+    ),
 ];
+
+#[path = "conformance_raw.rs"]
+mod raw_cases;
 
 /// Runs every case in [`CASES`], each against a fresh engine in its own temporary directory.
 pub fn suite<E: Engine>(make: impl Fn(&Path) -> E) {
@@ -1237,7 +1253,8 @@ pub fn random_mutation(rng: &mut Rng, table: TableId, partitions: u64) -> Mutati
     m
 }
 
-fn random_selection(rng: &mut Rng) -> ReadSelection {
+/// Builds a random read selection (slices, static row, order, limit, columns).
+pub fn random_selection(rng: &mut Rng) -> ReadSelection {
     let mut slices: Vec<(ClusteringBound, ClusteringBound)> = Vec::new();
     if rng.chance(50) {
         // Sorted, non-overlapping slices built from sorted cut points.
@@ -1329,6 +1346,13 @@ pub fn differential<E: Engine + ?Sized>(engine: &E, seed: u64, ops: usize) {
             let got = engine.read_partition(t, &key, &sel, now).expect("read");
             let want = model.read_partition(t, &key, &sel, now).expect("read");
             live_reads += usize::from(want.is_some());
+            // The raw read, turned into a live view, is the live read.
+            let raw = engine.read_partition_raw(t, &key, &sel, now).expect("raw read");
+            assert_eq!(
+                raw.as_ref().and_then(|r| crate::merge::live_view(r, &sel, now)),
+                want,
+                "differential raw read mismatch (seed {seed}, op {op}, key {key:?}, now {now}, selection {sel:?})"
+            );
             assert_eq!(
                 got, want,
                 "differential read mismatch (seed {seed}, op {op}, key {key:?}, now {now}, selection {sel:?})"
@@ -1358,6 +1382,18 @@ pub fn differential<E: Engine + ?Sized>(engine: &E, seed: u64, ops: usize) {
                 .expect("scan")
                 .collect::<Result<_, _>>()
                 .expect("scan");
+            let raw_scan: Vec<PartitionView> = engine
+                .scan_raw(t, &range, &sel, limits, now)
+                .expect("scan raw")
+                .collect::<Result<Vec<_>, _>>()
+                .expect("scan raw")
+                .iter()
+                .filter_map(|r| crate::merge::live_view(r, &sel, now))
+                .collect();
+            assert_eq!(
+                raw_scan, want,
+                "differential raw scan mismatch (seed {seed}, op {op}, range {range:?}, limits {limits:?}, now {now}, selection {sel:?})"
+            );
             assert_eq!(
                 got, want,
                 "differential scan mismatch (seed {seed}, op {op}, range {range:?}, limits {limits:?}, now {now}, selection {sel:?})"

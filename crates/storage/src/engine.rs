@@ -9,6 +9,9 @@ use crate::types::{
 /// A lazily produced sequence of partitions from [`Engine::scan`], in token order.
 pub type PartitionStream = Box<dyn Iterator<Item = Result<PartitionView>> + Send>;
 
+/// A lazily produced sequence of raw partitions from [`Engine::scan_raw`], in token order.
+pub type RawPartitionStream = Box<dyn Iterator<Item = Result<Mutation>> + Send>;
+
 /// A storage engine with Cassandra semantics over caller-encoded keys and values.
 ///
 /// All methods take `&self`; engines are shared between threads. `now_seconds` arguments are the
@@ -64,6 +67,35 @@ pub trait Engine: Send + Sync {
         limits: ScanLimits,
         now_seconds: i64,
     ) -> Result<PartitionStream>;
+
+    /// The partition's reconciled content within `selection`, deletions included, as replicas
+    /// exchange it (see `docs/storage-format.md`, "Raw reads"); `None` when the partition has
+    /// nothing at all in the selection.
+    ///
+    /// The result holds the partition deletion, the range tombstones intersecting the selected
+    /// slices, and every selected row holding anything (live or expired data, tombstones) with
+    /// only the winning version of each marker, deletion and cell; data shadowed by a deletion is
+    /// dropped. Cells of columns outside `selection.columns` come with empty values (only their
+    /// liveness matters). `limit_rows` counts rows with live content at `now_seconds` only.
+    /// Counter columns come as one `CounterDelta(sum)` cell with the newest timestamp.
+    fn read_partition_raw(
+        &self,
+        table: TableId,
+        key: &PartitionKey,
+        selection: &ReadSelection,
+        now_seconds: i64,
+    ) -> Result<Option<Mutation>>;
+
+    /// Like [`Engine::scan`], but yields raw partitions (see [`Engine::read_partition_raw`]),
+    /// including partitions holding only deletions; limits count live content only.
+    fn scan_raw(
+        &self,
+        table: TableId,
+        range: &ScanRange,
+        selection: &ReadSelection,
+        limits: ScanLimits,
+        now_seconds: i64,
+    ) -> Result<RawPartitionStream>;
 
     /// Durably stores a node metadata entry (synced before returning).
     fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<()>;

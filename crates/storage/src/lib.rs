@@ -6,6 +6,12 @@
 //! this crate knows nothing about CQL or schemas. The on-disk layout of [`FjallEngine`] is
 //! documented in `docs/storage-format.md`.
 //!
+//! For replica reconciliation, [`Engine::read_partition_raw`] / [`Engine::scan_raw`] return a
+//! partition's reconciled content *with its deletions*, and [`merge()`], [`live_view`], [`digest`] and
+//! [`diff`] (module [`mod@merge`]) merge replicas' responses, turn them into the live view, compare
+//! them and compute read repairs. Counters are returned as one summed delta per cell; merging
+//! counters across replicas keeps the newest replica's value (a known limitation).
+//!
 //! ```
 //! use mica_storage::*;
 //!
@@ -39,12 +45,15 @@ mod engine;
 mod error;
 mod fjall_engine;
 mod memory;
+pub mod merge;
+mod raw;
 pub mod reconcile;
 mod types;
 
 pub use durable::{Durable, DurableCompleter};
-pub use engine::{Engine, PartitionStream};
+pub use engine::{Engine, PartitionStream, RawPartitionStream};
 pub use error::{Result, StorageError};
 pub use fjall_engine::{FORMAT_VERSION, FjallEngine};
 pub use memory::MemoryEngine;
+pub use merge::{diff, digest, live_view, merge};
 pub use types::*;

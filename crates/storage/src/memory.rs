@@ -3,7 +3,7 @@
 //! randomized differential tests of real engines.
 
 use crate::durable::Durable;
-use crate::engine::{Engine, PartitionStream};
+use crate::engine::{Engine, PartitionStream, RawPartitionStream};
 use crate::error::{Result, StorageError};
 use crate::reconcile::{RegularVersion, cmp_marker, cmp_regular, marker_live, range_admits};
 use crate::types::{
@@ -42,22 +42,22 @@ struct Table {
 }
 
 #[derive(Default)]
-struct Partition {
-    deletion: Option<Deletion>,
-    range_tombstones: Vec<(ClusteringBound, ClusteringBound, Deletion)>,
-    static_row: Row,
-    rows: BTreeMap<Vec<u8>, Row>,
+pub(crate) struct Partition {
+    pub(crate) deletion: Option<Deletion>,
+    pub(crate) range_tombstones: Vec<(ClusteringBound, ClusteringBound, Deletion)>,
+    pub(crate) static_row: Row,
+    pub(crate) rows: BTreeMap<Vec<u8>, Row>,
 }
 
 /// A cell's identity within a row: column id and optional collection path.
-type CellKey = (u32, Option<Vec<u8>>);
+pub(crate) type CellKey = (u32, Option<Vec<u8>>);
 
 #[derive(Default)]
-struct Row {
-    deletion: Option<Deletion>,
-    markers: Vec<Marker>,
-    complex: BTreeMap<u32, Deletion>,
-    cells: BTreeMap<CellKey, Vec<(i64, CellValue)>>,
+pub(crate) struct Row {
+    pub(crate) deletion: Option<Deletion>,
+    pub(crate) markers: Vec<Marker>,
+    pub(crate) complex: BTreeMap<u32, Deletion>,
+    pub(crate) cells: BTreeMap<CellKey, Vec<(i64, CellValue)>>,
 }
 
 impl MemoryEngine {
@@ -87,7 +87,7 @@ fn newest(current: &mut Option<Deletion>, d: Deletion) {
     }
 }
 
-fn ts(d: &Option<Deletion>) -> i64 {
+pub(crate) fn ts(d: &Option<Deletion>) -> i64 {
     d.map_or(i64::MIN, |d| d.timestamp)
 }
 
@@ -134,7 +134,7 @@ fn apply_one(table: &mut Table, m: &Mutation) {
     }
 }
 
-fn regular(v: &CellValue) -> Option<RegularVersion<'_>> {
+pub(crate) fn regular(v: &CellValue) -> Option<RegularVersion<'_>> {
     match v {
         CellValue::Live { value, ttl } => Some(RegularVersion::Live { value, ttl: *ttl }),
         CellValue::Tombstone { local_deletion_time } => Some(RegularVersion::Tombstone {
@@ -228,7 +228,7 @@ fn resolve_row(
     })
 }
 
-fn view_partition(
+pub(crate) fn view_partition(
     key: &PartitionKey,
     p: &Partition,
     selection: &ReadSelection,
@@ -378,7 +378,35 @@ fn purge_row(row: &mut Row, floor: i64, now: i64, gc_before: i64) {
     }
 }
 
-struct MemScan {
+/// Renders one partition for a scan: the item and, when the partition has live content, the
+/// number of live regular rows it counts against the scan's limits.
+pub(crate) type Produce<T> = fn(
+    &PartitionKey,
+    TableId,
+    &Partition,
+    &ReadSelection,
+    i64,
+    Option<usize>,
+    Option<&[u8]>,
+) -> Option<(T, Option<usize>)>;
+
+fn produce_view(
+    key: &PartitionKey,
+    _table: TableId,
+    p: &Partition,
+    selection: &ReadSelection,
+    now: i64,
+    row_limit: Option<usize>,
+    resume_after: Option<&[u8]>,
+) -> Option<(PartitionView, Option<usize>)> {
+    view_partition(key, p, selection, now, row_limit, resume_after).map(|v| {
+        let n = v.rows.len();
+        (v, Some(n))
+    })
+}
+
+pub(crate) struct MemScan<T> {
+    produce: Produce<T>,
     state: Arc<RwLock<State>>,
     table: TableId,
     cursor: Bound<PartitionKey>,
@@ -390,8 +418,8 @@ struct MemScan {
     done: bool,
 }
 
-impl Iterator for MemScan {
-    type Item = Result<PartitionView>;
+impl<T> Iterator for MemScan<T> {
+    type Item = Result<T>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let state = self
@@ -429,16 +457,25 @@ impl Iterator for MemScan {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            if let Some(view) =
-                view_partition(key, p, &self.selection, self.now, row_limit, resume.as_deref())
-            {
-                if let Some(n) = self.limits.partitions.as_mut() {
-                    *n -= 1;
+            let produced = (self.produce)(
+                key,
+                self.table,
+                p,
+                &self.selection,
+                self.now,
+                row_limit,
+                resume.as_deref(),
+            );
+            if let Some((item, counted)) = produced {
+                if let Some(live_rows) = counted {
+                    if let Some(n) = self.limits.partitions.as_mut() {
+                        *n -= 1;
+                    }
+                    if let Some(n) = self.limits.rows.as_mut() {
+                        *n = n.saturating_sub(live_rows.max(1));
+                    }
                 }
-                if let Some(n) = self.limits.rows.as_mut() {
-                    *n = n.saturating_sub(view.rows.len().max(1));
-                }
-                return Some(Ok(view));
+                return Some(Ok(item));
             }
         }
     }
@@ -523,50 +560,50 @@ impl Engine for MemoryEngine {
         limits: ScanLimits,
         now_seconds: i64,
     ) -> Result<PartitionStream> {
-        if !self.read().tables.contains_key(&table) {
-            return Err(StorageError::UnknownTable(table));
-        }
-        let token_start = |t: Token| {
-            Bound::Included(PartitionKey {
-                token: t,
-                key: Vec::new(),
-            })
-        };
-        let mut resume = None;
-        let mut done = false;
-        let cursor = match &range.start {
-            ScanStart::Unbounded | ScanStart::Token(TokenBound::Unbounded) => Bound::Unbounded,
-            ScanStart::Token(TokenBound::Inclusive(t)) => token_start(*t),
-            ScanStart::Token(TokenBound::Exclusive(t)) => match t.0.checked_add(1) {
-                Some(next) => token_start(Token(next)),
-                None => {
-                    done = true;
-                    Bound::Unbounded
-                }
-            },
-            ScanStart::Key { key, inclusive: true } => Bound::Included(key.clone()),
-            ScanStart::Key {
-                key,
-                inclusive: false,
-            } => Bound::Excluded(key.clone()),
-            ScanStart::AfterRow { key, clustering } => {
-                if let Clustering::Row(c) = clustering {
-                    resume = Some((key.clone(), c.clone()));
-                }
-                Bound::Included(key.clone())
-            }
-        };
-        Ok(Box::new(MemScan {
-            state: self.state.clone(),
+        Ok(Box::new(self.scan_with(
             table,
-            cursor,
-            end: range.end,
-            selection: selection.clone(),
-            now: now_seconds,
-            resume,
+            range,
+            selection,
             limits,
-            done,
+            now_seconds,
+            produce_view,
+        )?))
+    }
+
+    fn read_partition_raw(
+        &self,
+        table: TableId,
+        key: &PartitionKey,
+        selection: &ReadSelection,
+        now_seconds: i64,
+    ) -> Result<Option<Mutation>> {
+        let state = self.read();
+        let t = state
+            .tables
+            .get(&table)
+            .ok_or(StorageError::UnknownTable(table))?;
+        Ok(t.partitions.get(key).and_then(|p| {
+            crate::raw::produce_raw(key, table, p, selection, now_seconds, selection.limit_rows, None)
+                .map(|(m, _)| m)
         }))
+    }
+
+    fn scan_raw(
+        &self,
+        table: TableId,
+        range: &ScanRange,
+        selection: &ReadSelection,
+        limits: ScanLimits,
+        now_seconds: i64,
+    ) -> Result<RawPartitionStream> {
+        Ok(Box::new(self.scan_with(
+            table,
+            range,
+            selection,
+            limits,
+            now_seconds,
+            crate::raw::produce_raw,
+        )?))
     }
 
     fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -645,5 +682,64 @@ impl Engine for MemoryEngine {
 
     fn disk_usage_bytes(&self) -> Result<u64> {
         Ok(0)
+    }
+}
+
+impl MemoryEngine {
+    /// The scan machinery shared by `scan` and `scan_raw`: positions a cursor for `range`.
+    fn scan_with<T>(
+        &self,
+        table: TableId,
+        range: &ScanRange,
+        selection: &ReadSelection,
+        limits: ScanLimits,
+        now_seconds: i64,
+        produce: Produce<T>,
+    ) -> Result<MemScan<T>> {
+        if !self.read().tables.contains_key(&table) {
+            return Err(StorageError::UnknownTable(table));
+        }
+        let token_start = |t: Token| {
+            Bound::Included(PartitionKey {
+                token: t,
+                key: Vec::new(),
+            })
+        };
+        let mut resume = None;
+        let mut done = false;
+        let cursor = match &range.start {
+            ScanStart::Unbounded | ScanStart::Token(TokenBound::Unbounded) => Bound::Unbounded,
+            ScanStart::Token(TokenBound::Inclusive(t)) => token_start(*t),
+            ScanStart::Token(TokenBound::Exclusive(t)) => match t.0.checked_add(1) {
+                Some(next) => token_start(Token(next)),
+                None => {
+                    done = true;
+                    Bound::Unbounded
+                }
+            },
+            ScanStart::Key { key, inclusive: true } => Bound::Included(key.clone()),
+            ScanStart::Key {
+                key,
+                inclusive: false,
+            } => Bound::Excluded(key.clone()),
+            ScanStart::AfterRow { key, clustering } => {
+                if let Clustering::Row(c) = clustering {
+                    resume = Some((key.clone(), c.clone()));
+                }
+                Bound::Included(key.clone())
+            }
+        };
+        Ok(MemScan {
+            produce,
+            state: self.state.clone(),
+            table,
+            cursor,
+            end: range.end,
+            selection: selection.clone(),
+            now: now_seconds,
+            resume,
+            limits,
+            done,
+        })
     }
 }

@@ -4,6 +4,7 @@
 //! Cassandra storage semantics (timestamps, tombstones, TTLs, counters) described in the crate docs.
 
 use mica_types::Token;
+use serde::{Deserialize, Serialize};
 use std::ops::Bound;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,13 +13,13 @@ use std::time::Duration;
 pub const DEFAULT_GC_GRACE_SECONDS: u32 = 864_000;
 
 /// Identity of a table; stable across renames and restarts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TableId(pub uuid::Uuid);
 
 /// A partition key: its ring token plus the serialized partition key bytes.
 ///
 /// Partitions are ordered by `(token, key)` with the key compared as unsigned bytes.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PartitionKey {
     /// Murmur3 token of `key`.
     pub token: Token,
@@ -40,7 +41,7 @@ impl PartitionKey {
 ///
 /// `Static` sorts before every regular row; regular rows compare by their order-preserving
 /// encoded clustering bytes.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Clustering {
     /// The partition's static row.
     Static,
@@ -57,7 +58,7 @@ pub enum Clustering {
 pub type ClusteringBound = Bound<Vec<u8>>;
 
 /// A time-to-live attached to a live cell or row marker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Ttl {
     /// The TTL in seconds, as the user gave it.
     pub ttl_seconds: u32,
@@ -66,7 +67,7 @@ pub struct Ttl {
 }
 
 /// A deletion marker at any level (partition, range, row, complex column).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Deletion {
     /// Data with a timestamp `<=` this is shadowed.
     pub timestamp: i64,
@@ -75,7 +76,7 @@ pub struct Deletion {
 }
 
 /// A range tombstone over clustering bounds (never covers the static row).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RangeTombstone {
     /// Start bound (see [`ClusteringBound`] for the prefix semantics).
     pub start: ClusteringBound,
@@ -86,7 +87,7 @@ pub struct RangeTombstone {
 }
 
 /// Primary key liveness written by `INSERT`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Marker {
     /// Write timestamp in microseconds.
     pub timestamp: i64,
@@ -95,7 +96,7 @@ pub struct Marker {
 }
 
 /// What a cell write carries.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CellValue {
     /// A live value, optionally expiring.
     Live {
@@ -114,7 +115,7 @@ pub enum CellValue {
 }
 
 /// One cell write.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Cell {
     /// Column id assigned by the caller.
     pub column: u32,
@@ -127,7 +128,7 @@ pub struct Cell {
 }
 
 /// Changes to one row (or the static row).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RowMutation {
     /// Which row.
     pub clustering: Clustering,
@@ -155,7 +156,7 @@ impl RowMutation {
 }
 
 /// All changes to one partition of one table.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Mutation {
     /// Target table.
     pub table: TableId,
@@ -183,7 +184,7 @@ impl Mutation {
 }
 
 /// What a read returns from a partition.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ReadSelection {
     /// Clustering ranges, sorted and non-overlapping; empty means the whole partition.
     pub slices: Vec<(ClusteringBound, ClusteringBound)>,
@@ -208,7 +209,7 @@ impl ReadSelection {
 }
 
 /// A live row marker as seen by a read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveMarker {
     /// Write timestamp.
     pub timestamp: i64,
@@ -219,7 +220,7 @@ pub struct LiveMarker {
 }
 
 /// The value of a live cell.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Value {
     /// Regular cell bytes.
     Bytes(Vec<u8>),
@@ -228,7 +229,7 @@ pub enum Value {
 }
 
 /// A live, reconciled cell.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CellView {
     /// Column id.
     pub column: u32,
@@ -245,7 +246,7 @@ pub struct CellView {
 }
 
 /// A live row. Cells are sorted by `(column, path)`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowView {
     /// Which row.
     pub clustering: Clustering,
@@ -257,7 +258,7 @@ pub struct RowView {
 
 /// The live content of a partition restricted to a selection. Engines return `None` instead of a
 /// view with neither a static row nor rows.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionView {
     /// The partition.
     pub key: PartitionKey,
@@ -268,7 +269,7 @@ pub struct PartitionView {
 }
 
 /// An end (or start) position on the token ring.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokenBound {
     /// No bound.
     Unbounded,
@@ -279,7 +280,7 @@ pub enum TokenBound {
 }
 
 /// Where a scan starts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ScanStart {
     /// The beginning of the ring.
     Unbounded,
@@ -303,7 +304,7 @@ pub enum ScanStart {
 }
 
 /// A token-ordered range of partitions.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanRange {
     /// Start position.
     pub start: ScanStart,
@@ -322,7 +323,7 @@ impl ScanRange {
 }
 
 /// Limits applied across a scan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ScanLimits {
     /// Stop after this many (non-empty) partitions.
     pub partitions: Option<usize>,

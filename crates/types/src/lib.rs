@@ -10,7 +10,7 @@ pub use murmur3::murmur3_token;
 pub use uuid::Uuid;
 
 /// A position on the Murmur3Partitioner ring, `i64::MIN` excluded (Cassandra maps it to `i64::MAX`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Token(pub i64);
 
 impl Token {

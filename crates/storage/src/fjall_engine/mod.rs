@@ -4,11 +4,12 @@
 pub(crate) mod codec;
 mod filter;
 mod purge;
+mod raw_read;
 mod read;
 mod sync;
 
 use crate::durable::Durable;
-use crate::engine::{Engine, PartitionStream};
+use crate::engine::{Engine, PartitionStream, RawPartitionStream};
 use crate::error::{Result, StorageError};
 use crate::types::{
     CellValue, Clustering, CommitLogSync, EngineConfig, Mutation, PartitionKey, PartitionView, ReadSelection,
@@ -18,7 +19,7 @@ use codec::{
     ENTRY_CELL, ENTRY_COMPLEX_DELETION, ENTRY_MARKER, ENTRY_ROW_DELETION, KIND_PARTITION_DELETION,
     KIND_RANGE_TOMBSTONE, KIND_ROW, KIND_STATIC, MAX_KEY_LEN,
 };
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode, Readable as _};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -562,37 +563,7 @@ impl Engine for FjallEngine {
         now_seconds: i64,
     ) -> Result<PartitionStream> {
         let handle = self.table(table)?;
-        let token_key = |t: mica_types::Token, after: bool| {
-            let mut k = t.to_ordered_bytes().to_vec();
-            (!after || codec::prefix_successor(&mut k)).then_some(k)
-        };
-        let pkey = |k: &PartitionKey| {
-            let mut v = Vec::new();
-            codec::partition_prefix(&mut v, k);
-            v
-        };
-        let mut resume = None;
-        let start = match &range.start {
-            ScanStart::Unbounded | ScanStart::Token(TokenBound::Unbounded) => Some(Vec::new()),
-            ScanStart::Token(TokenBound::Inclusive(t)) => token_key(*t, false),
-            ScanStart::Token(TokenBound::Exclusive(t)) => token_key(*t, true),
-            ScanStart::Key { key, inclusive } => {
-                let mut k = pkey(key);
-                (*inclusive || codec::prefix_successor(&mut k)).then_some(k)
-            }
-            ScanStart::AfterRow { key, clustering } => {
-                let k = pkey(key);
-                if let Clustering::Row(c) = clustering {
-                    resume = Some((k.clone(), c.clone()));
-                }
-                Some(k)
-            }
-        };
-        let hi = match range.end {
-            TokenBound::Unbounded => None,
-            TokenBound::Inclusive(t) => token_key(t, true),
-            TokenBound::Exclusive(t) => Some(t.to_ordered_bytes().to_vec()),
-        };
+        let (start, hi, resume) = scan_positions(range);
         Ok(Box::new(read::Scan {
             snap: self.inner.db.snapshot(),
             ks: handle.ks,
@@ -604,6 +575,63 @@ impl Engine for FjallEngine {
             resume,
             limits,
             buf: read::RowBuffer::default(),
+        }))
+    }
+
+    fn read_partition_raw(
+        &self,
+        table: TableId,
+        key: &PartitionKey,
+        selection: &ReadSelection,
+        now_seconds: i64,
+    ) -> Result<Option<Mutation>> {
+        let handle = self.table(table)?;
+        let snap = self.inner.db.snapshot();
+        let mut pfx = Vec::with_capacity(key.key.len() + 16);
+        codec::partition_prefix(&mut pfx, key);
+        let mut hi = pfx.clone();
+        let iter = if codec::prefix_successor(&mut hi) {
+            snap.range(&handle.ks, pfx.clone()..hi)
+        } else {
+            snap.range(&handle.ks, pfx.clone()..)
+        };
+        let entries = iter.map(|g| g.into_inner().map_err(Into::into));
+        let p = raw_read::load_partition(entries, &pfx)?;
+        Ok(
+            crate::raw::produce_raw(key, table, &p, selection, now_seconds, selection.limit_rows, None)
+                .map(|(m, _)| m),
+        )
+    }
+
+    fn scan_raw(
+        &self,
+        table: TableId,
+        range: &ScanRange,
+        selection: &ReadSelection,
+        limits: ScanLimits,
+        now_seconds: i64,
+    ) -> Result<RawPartitionStream> {
+        let handle = self.table(table)?;
+        let (start, hi, resume) = scan_positions(range);
+        let snap = self.inner.db.snapshot();
+        let done = match (&start, &hi) {
+            (None, _) => true,
+            (Some(lo), Some(hi)) => hi <= lo,
+            _ => false,
+        };
+        let lo = start.unwrap_or_default();
+        let iter = match hi {
+            Some(hi) if !done => snap.range(&handle.ks, lo..hi),
+            _ => snap.range(&handle.ks, lo..),
+        };
+        Ok(Box::new(raw_read::RawScan {
+            table,
+            iter: read::entries(iter),
+            selection: selection.clone(),
+            now: now_seconds,
+            resume,
+            limits,
+            done,
         }))
     }
 
@@ -677,6 +705,45 @@ impl Engine for FjallEngine {
     fn disk_usage_bytes(&self) -> Result<u64> {
         Ok(self.inner.db.disk_space()?)
     }
+}
+
+/// The first key, the exclusive upper key bound and the paging resume point of a scan over `range`
+/// (`None` start: the range is empty).
+type ScanPositions = (Option<Vec<u8>>, Option<Vec<u8>>, Option<(Vec<u8>, Vec<u8>)>);
+
+fn scan_positions(range: &ScanRange) -> ScanPositions {
+    let token_key = |t: mica_types::Token, after: bool| {
+        let mut k = t.to_ordered_bytes().to_vec();
+        (!after || codec::prefix_successor(&mut k)).then_some(k)
+    };
+    let pkey = |k: &PartitionKey| {
+        let mut v = Vec::new();
+        codec::partition_prefix(&mut v, k);
+        v
+    };
+    let mut resume = None;
+    let start = match &range.start {
+        ScanStart::Unbounded | ScanStart::Token(TokenBound::Unbounded) => Some(Vec::new()),
+        ScanStart::Token(TokenBound::Inclusive(t)) => token_key(*t, false),
+        ScanStart::Token(TokenBound::Exclusive(t)) => token_key(*t, true),
+        ScanStart::Key { key, inclusive } => {
+            let mut k = pkey(key);
+            (*inclusive || codec::prefix_successor(&mut k)).then_some(k)
+        }
+        ScanStart::AfterRow { key, clustering } => {
+            let k = pkey(key);
+            if let Clustering::Row(c) = clustering {
+                resume = Some((k.clone(), c.clone()));
+            }
+            Some(k)
+        }
+    };
+    let hi = match range.end {
+        TokenBound::Unbounded => None,
+        TokenBound::Inclusive(t) => token_key(t, true),
+        TokenBound::Exclusive(t) => Some(t.to_ordered_bytes().to_vec()),
+    };
+    (start, hi, resume)
 }
 
 #[cfg(test)]

@@ -228,9 +228,9 @@ fn finish_group(g: Group<'_>, columns: Option<&[u32]>, now: i64, out: &mut Vec<C
 type Entry = (Slice, Slice);
 
 /// Entries of a snapshot range, with lookahead.
-type Entries = std::iter::Peekable<Box<dyn Iterator<Item = fjall::Result<Entry>> + Send>>;
+pub(crate) type Entries = std::iter::Peekable<Box<dyn Iterator<Item = fjall::Result<Entry>> + Send>>;
 
-fn entries(iter: fjall::Iter) -> Entries {
+pub(crate) fn entries(iter: fjall::Iter) -> Entries {
     let boxed: Box<dyn Iterator<Item = fjall::Result<Entry>> + Send> =
         Box::new(iter.map(fjall::Guard::into_inner));
     boxed.peekable()
