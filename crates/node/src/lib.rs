@@ -13,6 +13,7 @@
 //! so a connection and all its requests stay on one core.
 
 mod admin;
+mod admin_ops;
 mod cluster;
 mod cluster_watch;
 mod connection;
@@ -22,6 +23,8 @@ mod maintenance;
 mod node;
 mod ring_probe;
 mod server;
+mod settings;
 
 pub use identity::Identity;
 pub use node::{ADMIN_TOKEN_FILE, Node, NodeError, NodeHandle, StopSignal};
+pub use settings::{NodeSettings, TimeoutKind};
