@@ -376,7 +376,7 @@ async fn stop_daemon(State(state): State<Arc<AdminState>>) -> StatusCode {
 }
 
 /// The stored tables a request names, as (keyspace, table, storage id); unknown names are a 404.
-fn select_tables(
+pub(crate) fn select_tables(
     state: &AdminState,
     request: &api::TablesRequest,
 ) -> Result<Vec<(String, String, TableId)>, AdminError> {

@@ -16,7 +16,8 @@ use mica_cql_types::{CqlType, from_string, to_bytes};
 use mica_node_admin_api as api;
 use serde::Deserialize;
 
-use crate::admin::{AdminError, AdminState, server_error};
+use crate::admin::{AdminError, AdminState, select_tables, server_error};
+use crate::snapshot::{self, SnapshotError};
 
 /// Cassandra 4.1's `ApplicationState` names in declaration order: gossipinfo lists states in this order.
 const CASSANDRA_STATE_ORDER: &[&str] = &[
@@ -51,6 +52,9 @@ pub(crate) fn routes() -> Router<Arc<AdminState>> {
         .route(api::GOSSIP_INFO, get(gossip_info))
         .route(api::SETTINGS, get(settings).post(update_settings))
         .route(api::DRAIN, post(drain))
+        .route(api::SNAPSHOT, post(take_snapshot))
+        .route(api::LIST_SNAPSHOTS, get(list_snapshots))
+        .route(api::CLEAR_SNAPSHOT, post(clear_snapshot))
 }
 
 /// The ring as this node sees it: tokens by node, node locations and (host, rpc host) addresses.
@@ -365,6 +369,86 @@ async fn drain(State(state): State<Arc<AdminState>>) -> Result<StatusCode, Admin
         .map_err(server_error)?
         .map_err(server_error)?;
     tracing::info!("DRAINED");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<SnapshotError> for AdminError {
+    fn from(e: SnapshotError) -> AdminError {
+        match e {
+            SnapshotError::Invalid(text) => AdminError(StatusCode::BAD_REQUEST, text),
+            other => server_error(other),
+        }
+    }
+}
+
+/// `nodetool snapshot`: copies the named keyspaces' tables (all keyspaces when none are named).
+async fn take_snapshot(
+    State(state): State<Arc<AdminState>>,
+    Json(request): Json<api::SnapshotRequest>,
+) -> Result<Json<api::SnapshotTaken>, AdminError> {
+    let now_ms = mica_cql_types::now_millis();
+    let tag = request.tag.clone().unwrap_or_else(|| now_ms.to_string());
+    let mut tables = Vec::new();
+    if request.keyspaces.is_empty() {
+        tables = select_tables(&state, &api::TablesRequest::default())?;
+    }
+    for keyspace in &request.keyspaces {
+        tables.extend(select_tables(
+            &state,
+            &api::TablesRequest {
+                keyspace: Some(keyspace.clone()),
+                tables: Vec::new(),
+            },
+        )?);
+    }
+    let storage = state.storage.clone();
+    let root = state.data_dir.clone();
+    let snapshot_tag = tag.clone();
+    let count = tokio::task::spawn_blocking(move || {
+        snapshot::take(storage.as_ref(), &root, &snapshot_tag, &tables, now_ms)
+    })
+    .await
+    .map_err(server_error)??;
+    tracing::info!("snapshot {tag}: {count} tables");
+    Ok(Json(api::SnapshotTaken { tag, tables: count }))
+}
+
+async fn list_snapshots(
+    State(state): State<Arc<AdminState>>,
+) -> Result<Json<Vec<api::SnapshotDetails>>, AdminError> {
+    let root = state.data_dir.clone();
+    Ok(Json(
+        tokio::task::spawn_blocking(move || snapshot::list(&root))
+            .await
+            .map_err(server_error)??,
+    ))
+}
+
+async fn clear_snapshot(
+    State(state): State<Arc<AdminState>>,
+    Json(request): Json<api::ClearSnapshotRequest>,
+) -> Result<StatusCode, AdminError> {
+    let tag = match (request.tag, request.all) {
+        (Some(tag), false) if !tag.is_empty() => Some(tag),
+        (None, true) => None,
+        (Some(tag), true) if tag.is_empty() => None,
+        (Some(_), true) => {
+            return Err(AdminError(
+                StatusCode::BAD_REQUEST,
+                "Specify only one of snapshot name or --all".into(),
+            ));
+        }
+        _ => {
+            return Err(AdminError(
+                StatusCode::BAD_REQUEST,
+                "Specify snapshot name or --all".into(),
+            ));
+        }
+    };
+    let root = state.data_dir.clone();
+    tokio::task::spawn_blocking(move || snapshot::clear(&root, tag.as_deref(), &request.keyspaces))
+        .await
+        .map_err(server_error)??;
     Ok(StatusCode::NO_CONTENT)
 }
 

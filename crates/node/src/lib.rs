@@ -24,6 +24,7 @@ mod node;
 mod ring_probe;
 mod server;
 mod settings;
+mod snapshot;
 
 pub use identity::Identity;
 pub use node::{ADMIN_TOKEN_FILE, Node, NodeError, NodeHandle, StopSignal};

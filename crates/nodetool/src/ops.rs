@@ -20,6 +20,9 @@ pub const VERBS: &[&str] = &[
     "getstreamthroughput",
     "setstreamthroughput",
     "drain",
+    "snapshot",
+    "listsnapshots",
+    "clearsnapshot",
 ];
 
 impl AdminClient {
@@ -165,9 +168,89 @@ pub fn run(client: &AdminClient, verb: &str, args: &[String]) -> Option<Result<S
             _ => Err(usage("setstreamthroughput requires a value in Mb/s")),
         },
         "drain" => client.post(api::DRAIN, None).map(|_| String::new()),
+        "snapshot" => snapshot(client, args),
+        "listsnapshots" => client
+            .get::<Vec<api::SnapshotDetails>>(api::LIST_SNAPSHOTS)
+            .map(|s| render::list_snapshots(&s)),
+        "clearsnapshot" => clear_snapshot(client, args),
         _ => return None,
     };
     Some(result)
+}
+
+/// `snapshot [-t <tag>] [-sf] [keyspace...]`.
+fn snapshot(client: &AdminClient, args: &[String]) -> Result<String, NodetoolError> {
+    let mut tag = None;
+    let mut skip_flush = false;
+    let mut keyspaces = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "-t" | "--tag" => {
+                tag = Some(
+                    rest.next()
+                        .ok_or_else(|| usage("-t needs a snapshot name"))?
+                        .clone(),
+                )
+            }
+            "-sf" | "--skip-flush" => skip_flush = true,
+            other if other.starts_with('-') => {
+                return Err(usage(format!("snapshot: option {other} is not supported")));
+            }
+            keyspace => keyspaces.push(keyspace.to_owned()),
+        }
+    }
+    let taken: api::SnapshotTaken = client.post_json(
+        api::SNAPSHOT,
+        &api::SnapshotRequest {
+            tag,
+            keyspaces: keyspaces.clone(),
+        },
+    )?;
+    Ok(render::snapshot(&keyspaces, &taken.tag, skip_flush))
+}
+
+/// `clearsnapshot [-t <tag>] [--all] [keyspace...]`.
+fn clear_snapshot(client: &AdminClient, args: &[String]) -> Result<String, NodetoolError> {
+    let mut tag: Option<String> = None;
+    let mut all = false;
+    let mut keyspaces = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "-t" => {
+                tag = Some(
+                    rest.next()
+                        .ok_or_else(|| usage("-t needs a snapshot name"))?
+                        .clone(),
+                )
+            }
+            "--all" => all = true,
+            other if other.starts_with('-') => {
+                return Err(usage(format!("clearsnapshot: option {other} is not supported")));
+            }
+            keyspace => keyspaces.push(keyspace.to_owned()),
+        }
+    }
+    let tag = tag.filter(|t| !t.is_empty());
+    match (&tag, all) {
+        (None, false) => return Err(usage("Specify snapshot name or --all")),
+        (Some(_), true) => return Err(usage("Specify only one of snapshot name or --all")),
+        _ => {}
+    }
+    let url = format!("{}{}", client.base, api::CLEAR_SNAPSHOT);
+    let response = client
+        .agent
+        .post(&url)
+        .header("Authorization", &format!("Bearer {}", client.token))
+        .send_json(&api::ClearSnapshotRequest {
+            tag: tag.clone(),
+            all,
+            keyspaces: keyspaces.clone(),
+        })
+        .map_err(|e| unreachable(&url, e))?;
+    check(response)?;
+    Ok(render::clear_snapshot(&keyspaces, tag.as_deref()))
 }
 
 fn get_timeout(client: &AdminClient, kind: &str) -> Result<String, NodetoolError> {

@@ -72,6 +72,102 @@ pub fn stream_throughput(mbit_per_sec: u64) -> String {
     format!("Current stream throughput: {mbit_per_sec} Mb/s\n")
 }
 
+/// How `snapshot` and `clearsnapshot` name the keyspaces they apply to.
+fn keyspace_list(keyspaces: &[String]) -> String {
+    if keyspaces.is_empty() {
+        "[all keyspaces]".to_owned()
+    } else {
+        format!("[{}]", keyspaces.join(", "))
+    }
+}
+
+/// `nodetool snapshot`'s announcement and result.
+pub fn snapshot(keyspaces: &[String], tag: &str, skip_flush: bool) -> String {
+    format!(
+        "Requested creating snapshot(s) for {} with snapshot name [{tag}] and options {{skipFlush={skip_flush}}}\n\
+         Snapshot directory: {tag}\n",
+        keyspace_list(keyspaces)
+    )
+}
+
+/// `nodetool clearsnapshot`'s announcement (`tag` is `None` for `--all`).
+pub fn clear_snapshot(keyspaces: &[String], tag: Option<&str>) -> String {
+    let which = match tag {
+        Some(t) => format!("with snapshot name [{t}]"),
+        None => "with [all snapshots]".to_owned(),
+    };
+    format!(
+        "Requested clearing snapshot(s) for {} {which}\n",
+        keyspace_list(keyspaces)
+    )
+}
+
+/// nodetool's default `TableBuilder`: every column padded to its widest cell, one space apart.
+fn padded_table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = widths
+            .iter()
+            .enumerate()
+            .map(|(c, width)| format!("{:<width$}", row.get(c).map_or("", String::as_str)))
+            .collect();
+        out.push_str(&cells.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+/// `nodetool listsnapshots`.
+pub fn list_snapshots(snapshots: &[api::SnapshotDetails]) -> String {
+    let mut out = String::from("Snapshot Details: \n");
+    if snapshots.is_empty() {
+        out.push_str("There are no snapshots\n");
+        return out;
+    }
+    let mut rows = vec![
+        [
+            "Snapshot name",
+            "Keyspace name",
+            "Column family name",
+            "True size",
+            "Size on disk",
+            "Creation time",
+            "Expiration time",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for s in snapshots {
+        rows.push(vec![
+            s.tag.clone(),
+            s.keyspace.clone(),
+            s.table.clone(),
+            crate::format::file_size(s.true_size_bytes),
+            crate::format::file_size(s.size_on_disk_bytes),
+            s.created_at.clone(),
+            String::new(),
+        ]);
+    }
+    out.push_str(&padded_table(&rows));
+    let total: u64 = snapshots.iter().map(|s| s.true_size_bytes).sum();
+    let _ = write!(
+        out,
+        "\nTotal TrueDiskSpaceUsed: {}\n\n",
+        crate::format::file_size(total)
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +242,42 @@ mod tests {
         assert_eq!(
             endpoints(&["127.0.0.1".into(), "127.0.0.2".into()]),
             "127.0.0.1\n127.0.0.2\n"
+        );
+    }
+
+    #[test]
+    fn snapshot_lines() {
+        assert_eq!(
+            snapshot(&["ks".into(), "ks2".into()], "t1", false),
+            "Requested creating snapshot(s) for [ks, ks2] with snapshot name [t1] and options {skipFlush=false}\n\
+             Snapshot directory: t1\n"
+        );
+        assert_eq!(
+            clear_snapshot(&[], None),
+            "Requested clearing snapshot(s) for [all keyspaces] with [all snapshots]\n"
+        );
+        assert_eq!(
+            clear_snapshot(&["ks".into()], Some("t1")),
+            "Requested clearing snapshot(s) for [ks] with snapshot name [t1]\n"
+        );
+        assert_eq!(
+            list_snapshots(&[]),
+            "Snapshot Details: \nThere are no snapshots\n"
+        );
+        let listed = list_snapshots(&[api::SnapshotDetails {
+            tag: "t1".into(),
+            keyspace: "ks".into(),
+            table: "tbl".into(),
+            true_size_bytes: 2048,
+            size_on_disk_bytes: 2048,
+            created_at: "2023-11-14T22:13:20.000Z".into(),
+        }]);
+        assert_eq!(
+            listed,
+            "Snapshot Details: \n\
+             Snapshot name Keyspace name Column family name True size Size on disk Creation time            Expiration time\n\
+             t1            ks            tbl                2 KiB     2 KiB        2023-11-14T22:13:20.000Z                \n\
+             \nTotal TrueDiskSpaceUsed: 2 KiB\n\n"
         );
     }
 }

@@ -160,3 +160,60 @@ def test_drain_stops_cql_but_not_the_node(node, session):
     assert node.proc.poll() is None, "the node keeps running after drain"
     nodetool(node, "stopdaemon")
     assert node.proc.wait(timeout=30) == 0
+
+
+def test_snapshot_list_and_clear(node, session):
+    import json
+
+    session.execute("CREATE KEYSPACE snap WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+    session.execute("CREATE TABLE snap.t (k int PRIMARY KEY, v text)")
+    for k in range(10):
+        session.execute("INSERT INTO snap.t (k, v) VALUES (%s, %s)", (k, f"v{k}"))
+    table_id = str(
+        session.execute(
+            "SELECT id FROM system_schema.tables WHERE keyspace_name = 'snap' AND table_name = 't'"
+        ).one().id
+    ).replace("-", "")
+
+    assert nodetool(node, "listsnapshots").stdout == "Snapshot Details: \nThere are no snapshots\n"
+    out = nodetool(node, "snapshot", "-t", "before", "snap").stdout
+    assert out == (
+        "Requested creating snapshot(s) for [snap] with snapshot name [before] and options {skipFlush=false}\n"
+        "Snapshot directory: before\n"
+    ), out
+    # Writes after the snapshot are not in it.
+    session.execute("INSERT INTO snap.t (k, v) VALUES (100, 'late')")
+    table_dir = node.directory / "data" / "data" / "snapshots" / "before" / "snap" / f"t-{table_id}"
+    manifest = json.loads((table_dir / "manifest.json").read_text())
+    assert manifest["files"] == ["data.jsonl"] and manifest["partitions"] == 10, manifest
+    lines = (table_dir / "data.jsonl").read_text().splitlines()
+    assert len(lines) == 10 and all(json.loads(line)["rows"] for line in lines)
+
+    duplicate = nodetool(node, "snapshot", "-t", "before", "snap", check=False)
+    assert duplicate.returncode != 0 and "Snapshot before already exists" in duplicate.stderr
+
+    auto = nodetool(node, "snapshot", "snap").stdout
+    tag = re.search(r"Snapshot directory: (\d+)\n$", auto).group(1)
+
+    listing_text = nodetool(node, "listsnapshots").stdout
+    assert listing_text.endswith("\n\n")
+    listing = listing_text.splitlines()
+    assert listing[0] == "Snapshot Details: "
+    assert re.match(
+        r"Snapshot name\s+Keyspace name Column family name True size\s+Size on disk Creation time\s+Expiration time",
+        listing[1],
+    ), listing[1]
+    rows = [line.split() for line in listing[2:] if line.strip() and not line.startswith("Total")]
+    assert sorted(r[0] for r in rows) == sorted(["before", tag]) and all(r[1:3] == ["snap", "t"] for r in rows)
+    assert listing[-3:-2] == [""] and listing[-1] == ""
+    assert re.match(r"Total TrueDiskSpaceUsed: [\d.]+ (bytes|KiB|MiB)$", listing[-2]), listing
+
+    missing = nodetool(node, "clearsnapshot", check=False)
+    assert missing.returncode != 0 and "Specify snapshot name or --all" in missing.stderr
+    out = nodetool(node, "clearsnapshot", "-t", "before").stdout
+    assert out == "Requested clearing snapshot(s) for [all keyspaces] with snapshot name [before]\n"
+    assert not table_dir.exists()
+    out = nodetool(node, "clearsnapshot", "--all", "snap").stdout
+    assert out == "Requested clearing snapshot(s) for [snap] with [all snapshots]\n"
+    assert nodetool(node, "listsnapshots").stdout == "Snapshot Details: \nThere are no snapshots\n"
+    assert session.execute("SELECT count(*) FROM snap.t").one()[0] == 11
