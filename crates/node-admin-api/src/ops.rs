@@ -181,4 +181,6 @@ pub struct ActivityStats {
     /// Dropped messages per verb (`READ`, `MUTATION`, ...).
     pub dropped: BTreeMap<String, u64>,
     pub pending_compactions: u64,
+    /// Whether the node gossips (gossip messages are not counted yet).
+    pub gossip_active: bool,
 }

@@ -55,6 +55,7 @@ pub(crate) fn routes() -> Router<Arc<AdminState>> {
         .route(api::SNAPSHOT, post(take_snapshot))
         .route(api::LIST_SNAPSHOTS, get(list_snapshots))
         .route(api::CLEAR_SNAPSHOT, post(clear_snapshot))
+        .route(api::ACTIVITY, get(activity))
 }
 
 /// The ring as this node sees it: tokens by node, node locations and (host, rpc host) addresses.
@@ -450,6 +451,39 @@ async fn clear_snapshot(
         .await
         .map_err(server_error)??;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Internode message kinds Cassandra reports drops for; Mica has no internode request path yet, so none are
+/// dropped.
+const DROPPABLE_MESSAGES: &[&str] = &[
+    "COUNTER_MUTATION_REQ",
+    "HINT_REQ",
+    "MUTATION_REQ",
+    "MUTATION_RSP",
+    "PAGED_RANGE_REQ",
+    "RANGE_REQ",
+    "READ_REPAIR_REQ",
+    "READ_REQ",
+    "READ_RSP",
+];
+
+async fn activity(State(state): State<Arc<AdminState>>) -> Json<api::ActivityStats> {
+    let drained = *state.native_stop.borrow() && !*state.stop.borrow();
+    let native = &crate::activity::NATIVE_REQUESTS;
+    Json(api::ActivityStats {
+        mode: if drained { "DRAINED" } else { "NORMAL" }.to_owned(),
+        pools: vec![api::PoolStats {
+            name: "Native-Transport-Requests".into(),
+            active: native.active(),
+            pending: 0,
+            completed: native.completed(),
+            blocked: 0,
+            all_time_blocked: 0,
+        }],
+        dropped: DROPPABLE_MESSAGES.iter().map(|m| ((*m).to_owned(), 0)).collect(),
+        pending_compactions: 0,
+        gossip_active: state.gossip.is_some(),
+    })
 }
 
 #[cfg(test)]

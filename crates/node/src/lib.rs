@@ -12,6 +12,7 @@
 //! The CQL server runs one current-thread runtime per core, each with its own SO_REUSEPORT listener,
 //! so a connection and all its requests stay on one core.
 
+mod activity;
 mod admin;
 mod admin_ops;
 mod cluster;

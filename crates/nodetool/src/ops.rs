@@ -23,6 +23,9 @@ pub const VERBS: &[&str] = &[
     "snapshot",
     "listsnapshots",
     "clearsnapshot",
+    "tpstats",
+    "compactionstats",
+    "netstats",
 ];
 
 impl AdminClient {
@@ -173,6 +176,15 @@ pub fn run(client: &AdminClient, verb: &str, args: &[String]) -> Option<Result<S
             .get::<Vec<api::SnapshotDetails>>(api::LIST_SNAPSHOTS)
             .map(|s| render::list_snapshots(&s)),
         "clearsnapshot" => clear_snapshot(client, args),
+        "tpstats" => client
+            .get::<api::ActivityStats>(api::ACTIVITY)
+            .map(|a| render::tpstats(&a)),
+        "compactionstats" => client
+            .get::<api::ActivityStats>(api::ACTIVITY)
+            .map(|a| render::compaction_stats(&a)),
+        "netstats" => client
+            .get::<api::ActivityStats>(api::ACTIVITY)
+            .map(|a| render::netstats(&a)),
         _ => return None,
     };
     Some(result)

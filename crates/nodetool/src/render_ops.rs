@@ -168,6 +168,85 @@ pub fn list_snapshots(snapshots: &[api::SnapshotDetails]) -> String {
     out
 }
 
+/// `nodetool tpstats`: the pool table, then dropped messages with their queue latencies (N/A: Mica has not
+/// measured any).
+pub fn tpstats(stats: &api::ActivityStats) -> String {
+    let mut rows = vec![
+        [
+            "Pool Name",
+            "Active",
+            "Pending",
+            "Completed",
+            "Blocked",
+            "All time blocked",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for p in &stats.pools {
+        rows.push(vec![
+            p.name.clone(),
+            p.active.to_string(),
+            p.pending.to_string(),
+            p.completed.to_string(),
+            p.blocked.to_string(),
+            p.all_time_blocked.to_string(),
+        ]);
+    }
+    let mut out = padded_table(&rows);
+    let _ = writeln!(
+        out,
+        "\n{:<20}{:>10}{:>18}{:>18}{:>18}{:>18}",
+        "Message type", "Dropped", "", "Latency waiting in queue (micros)", "", ""
+    );
+    let _ = writeln!(
+        out,
+        "{:<20}{:>10}{:>18}{:>18}{:>18}{:>18}",
+        "", "", "50%", "95%", "99%", "Max"
+    );
+    for (message, dropped) in &stats.dropped {
+        let _ = writeln!(
+            out,
+            "{message:<20}{dropped:>10}{:>18}{:>18}{:>18}{:>18}",
+            "N/A", "N/A", "N/A", "N/A"
+        );
+    }
+    out
+}
+
+/// `nodetool compactionstats` with no compaction running.
+pub fn compaction_stats(stats: &api::ActivityStats) -> String {
+    format!("pending tasks: {}\n\n", stats.pending_compactions)
+}
+
+/// `nodetool netstats`: mode, streams (Mica streams nothing yet), read repair and internode message pools.
+pub fn netstats(stats: &api::ActivityStats) -> String {
+    let mut out = format!(
+        "Mode: {}\nNot sending any streams.\nRead Repair Statistics:\nAttempted: 0\nMismatch (Blocking): 0\n\
+         Mismatch (Background): 0\n",
+        stats.mode
+    );
+    let _ = writeln!(
+        out,
+        "{:<25}{:>10}{:>10}{:>15}{:>10}",
+        "Pool Name", "Active", "Pending", "Completed", "Dropped"
+    );
+    // Mica has no internode request messaging yet; gossip runs but its messages are not counted.
+    let gossip = if stats.gossip_active { "n/a" } else { "0" };
+    for (pool, pending, completed) in [
+        ("Large messages", "0", "0"),
+        ("Small messages", "0", "0"),
+        ("Gossip messages", gossip, gossip),
+    ] {
+        let _ = writeln!(
+            out,
+            "{pool:<25}{:>10}{pending:>10}{completed:>15}{:>10}",
+            "n/a", "0"
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +357,57 @@ mod tests {
              Snapshot name Keyspace name Column family name True size Size on disk Creation time            Expiration time\n\
              t1            ks            tbl                2 KiB     2 KiB        2023-11-14T22:13:20.000Z                \n\
              \nTotal TrueDiskSpaceUsed: 2 KiB\n\n"
+        );
+    }
+
+    fn activity() -> api::ActivityStats {
+        api::ActivityStats {
+            mode: "NORMAL".into(),
+            pools: vec![api::PoolStats {
+                name: "Native-Transport-Requests".into(),
+                active: 1,
+                pending: 0,
+                completed: 42,
+                blocked: 0,
+                all_time_blocked: 0,
+            }],
+            dropped: [("READ_REQ".to_owned(), 0)].into_iter().collect(),
+            pending_compactions: 0,
+            gossip_active: false,
+        }
+    }
+
+    #[test]
+    fn stats_outputs() {
+        let tp = tpstats(&activity());
+        let lines: Vec<&str> = tp.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Pool Name                 Active Pending Completed Blocked All time blocked"
+        );
+        assert_eq!(
+            lines[1],
+            "Native-Transport-Requests 1      0       42        0       0               "
+        );
+        assert_eq!(lines[2], "");
+        assert!(lines[3].starts_with("Message type           Dropped"), "{tp}");
+        assert_eq!(
+            lines[5],
+            "READ_REQ                     0               N/A               N/A               N/A               N/A"
+        );
+        assert_eq!(compaction_stats(&activity()), "pending tasks: 0\n\n");
+        let net = netstats(&activity());
+        assert!(
+            net.starts_with(
+                "Mode: NORMAL\nNot sending any streams.\nRead Repair Statistics:\nAttempted: 0\n"
+            )
+        );
+        assert!(
+            net.contains(
+                "\nPool Name                    Active   Pending      Completed   Dropped\n\
+             Large messages                  n/a         0              0         0\n"
+            ),
+            "{net}"
         );
     }
 }

@@ -217,3 +217,32 @@ def test_snapshot_list_and_clear(node, session):
     assert out == "Requested clearing snapshot(s) for [snap] with [all snapshots]\n"
     assert nodetool(node, "listsnapshots").stdout == "Snapshot Details: \nThere are no snapshots\n"
     assert session.execute("SELECT count(*) FROM snap.t").one()[0] == 11
+
+
+def test_tpstats_compactionstats_netstats(node, session):
+    before = nodetool(node, "tpstats").stdout.splitlines()
+    assert re.match(r"Pool Name\s+Active Pending Completed Blocked All time blocked$", before[0]), before[0]
+    completed_before = int(before[1].split()[3])
+    for _ in range(5):
+        session.execute("SELECT release_version FROM system.local")
+    after = nodetool(node, "tpstats").stdout.splitlines()
+    row = after[1].split()
+    assert row[0] == "Native-Transport-Requests" and int(row[3]) >= completed_before + 5, after
+    assert any(line.startswith("Message type") and "Dropped" in line for line in after), after
+
+    assert nodetool(node, "compactionstats").stdout == "pending tasks: 0\n\n"
+
+    net = nodetool(node, "netstats").stdout.splitlines()
+    assert net[:6] == [
+        "Mode: NORMAL",
+        "Not sending any streams.",
+        "Read Repair Statistics:",
+        "Attempted: 0",
+        "Mismatch (Blocking): 0",
+        "Mismatch (Background): 0",
+    ], net
+    assert re.match(r"Pool Name\s+Active\s+Pending\s+Completed\s+Dropped$", net[6])
+    assert [line.split("  ")[0] for line in net[7:]] == ["Large messages", "Small messages", "Gossip messages"]
+
+    nodetool(node, "drain")
+    assert nodetool(node, "netstats").stdout.startswith("Mode: DRAINED\n")
