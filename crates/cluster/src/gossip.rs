@@ -416,6 +416,13 @@ impl Gossiper {
         self.shared.lock().view()
     }
 
+    /// Every known endpoint's raw gossip state (generation, heartbeat and versioned application states), the
+    /// local one included, in address order: what `nodetool gossipinfo` prints.
+    pub fn endpoint_states(&self) -> Vec<(SocketAddr, EndpointState)> {
+        let inner = self.shared.lock();
+        inner.endpoints.iter().map(|(a, s)| (*a, s.clone())).collect()
+    }
+
     /// Publishes a new value of one of the local application states.
     pub fn set_state(&self, key: AppState, value: impl Into<String>) {
         self.shared.lock().publish(key, value.into());

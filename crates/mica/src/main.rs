@@ -37,7 +37,9 @@ enum Command {
     },
     /// Start a local node with TLS and password authentication, creating its state on first run.
     Up(up::UpArgs),
-    /// Run a nodetool command (status, info, describecluster, ring, version, tablestats, flush, compact, stopdaemon)
+    /// Run a nodetool command (status, info, describecluster, ring, version, tablestats, flush, compact, stopdaemon,
+    /// describering, getendpoints, gossipinfo, get/settimeout, get/setcompactionthroughput, get/setstreamthroughput,
+    /// drain, snapshot, listsnapshots, clearsnapshot, tpstats, compactionstats, netstats)
     /// against a node's admin API, printing what Cassandra's nodetool prints.
     Nodetool(nodetool::NodetoolArgs),
     /// Run the control plane: the REST API, the reconciler and the nodes of every cluster.

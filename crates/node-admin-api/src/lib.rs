@@ -8,6 +8,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod ops;
+pub use ops::*;
+
 /// Path prefix of every endpoint (the version is part of the path so later versions can coexist).
 pub const PREFIX: &str = "/v1";
 /// `GET`: [`NodeInfo`].

@@ -40,6 +40,10 @@ pub(crate) struct AdminState {
     pub cpu: Mutex<Option<(Instant, u64)>>,
     /// Cluster membership, when the node gossips.
     pub gossip: Option<Arc<mica_cluster::Gossiper>>,
+    /// Runtime settings (`nodetool settimeout`, ...).
+    pub settings: Arc<crate::settings::NodeSettings>,
+    /// Stops the CQL listeners and connections without stopping the node (`nodetool drain`).
+    pub native_stop: Arc<watch::Sender<bool>>,
 }
 
 /// Reads the admin token from `path`, creating the file with a fresh random token (mode 0600) if it is missing.
@@ -117,13 +121,14 @@ fn router(state: Arc<AdminState>) -> Router {
         .route(api::FLUSH, post(flush))
         .route(api::COMPACT, post(compact))
         .route(api::STOP_DAEMON, post(stop_daemon))
+        .merge(crate::admin_ops::routes())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such admin endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)
 }
 
 /// A failed request, answered as an RFC 9457 problem document.
-struct AdminError(StatusCode, String);
+pub(crate) struct AdminError(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
@@ -145,7 +150,7 @@ fn problem(status: StatusCode, detail: &str) -> Response {
         .into_response()
 }
 
-fn server_error(e: impl std::fmt::Display) -> AdminError {
+pub(crate) fn server_error(e: impl std::fmt::Display) -> AdminError {
     AdminError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
@@ -184,7 +189,9 @@ async fn info(State(state): State<Arc<AdminState>>) -> Result<Json<api::NodeInfo
         rack: local.rack.clone(),
         listen_address: local.listen_address.to_string(),
         native_address: state.native_address.map(|a| a.to_string()),
-        native_transport_active: state.native_address.is_some() && !*state.stop.borrow(),
+        native_transport_active: state.native_address.is_some()
+            && !*state.stop.borrow()
+            && !*state.native_stop.borrow(),
         gossip_active: state.gossip.is_some(),
         tokens: local.tokens.clone(),
         uptime_seconds: state.started.elapsed().as_secs(),
@@ -369,7 +376,7 @@ async fn stop_daemon(State(state): State<Arc<AdminState>>) -> StatusCode {
 }
 
 /// The stored tables a request names, as (keyspace, table, storage id); unknown names are a 404.
-fn select_tables(
+pub(crate) fn select_tables(
     state: &AdminState,
     request: &api::TablesRequest,
 ) -> Result<Vec<(String, String, TableId)>, AdminError> {

@@ -496,6 +496,7 @@ impl Connection {
         let (engine, state, out) = (self.shared.engine.clone(), self.state.clone(), self.out.clone());
         tokio::task::spawn_local(async move {
             let _permit = permit;
+            let _activity = crate::activity::NATIVE_REQUESTS.begin();
             let envelope = run_statement(&engine, &state, version, stream, request, trace).await;
             // A closed queue means the connection is gone; the result has nowhere to go.
             let _ = out.send(Outgoing::Envelope(envelope)).await;

@@ -12,7 +12,9 @@
 //! The CQL server runs one current-thread runtime per core, each with its own SO_REUSEPORT listener,
 //! so a connection and all its requests stay on one core.
 
+mod activity;
 mod admin;
+mod admin_ops;
 mod cluster;
 mod cluster_watch;
 mod connection;
@@ -22,6 +24,9 @@ mod maintenance;
 mod node;
 mod ring_probe;
 mod server;
+mod settings;
+mod snapshot;
 
 pub use identity::Identity;
 pub use node::{ADMIN_TOKEN_FILE, Node, NodeError, NodeHandle, StopSignal};
+pub use settings::{NodeSettings, TimeoutKind};

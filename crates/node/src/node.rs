@@ -141,6 +141,10 @@ impl Node {
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let stop = Arc::new(stop_tx);
+        // The CQL server has its own stop signal so `nodetool drain` can stop it while the node keeps running.
+        let (native_stop_tx, native_stop_rx) = watch::channel(false);
+        let native_stop = Arc::new(native_stop_tx);
+        let settings = Arc::new(crate::settings::NodeSettings::from_config(config));
         let maintenance = crate::maintenance::spawn(
             config.mica.tombstone_purge_interval,
             storage.clone(),
@@ -176,7 +180,7 @@ impl Node {
                 .first()
                 .and_then(|l| l.local_addr().ok())
                 .unwrap_or(bind);
-            workers = server::spawn_workers(listeners, shared, tls.clone(), stop_rx)
+            workers = server::spawn_workers(listeners, shared, tls.clone(), native_stop_rx)
                 .map_err(NodeError::io("cannot start CQL worker threads"))?;
             native_address = Some(address);
         }
@@ -210,6 +214,8 @@ impl Node {
                 started: std::time::Instant::now(),
                 cpu: std::sync::Mutex::new(None),
                 gossip: gossip.clone(),
+                settings: settings.clone(),
+                native_stop: native_stop.clone(),
             });
             let bind = SocketAddr::new(host, config.mica.admin_port);
             let (address, thread) =
@@ -257,6 +263,8 @@ impl Node {
             admin_thread,
             gossip,
             cluster_watch,
+            settings,
+            native_stop,
         })
     }
 }
@@ -371,6 +379,9 @@ pub struct NodeHandle {
     gossip: Option<Arc<mica_cluster::Gossiper>>,
     /// Schema pulls and driver topology events (present with gossip).
     cluster_watch: Option<JoinHandle<()>>,
+    settings: Arc<crate::settings::NodeSettings>,
+    /// Stops the CQL server alone (drain); set with `stop` on shutdown.
+    native_stop: Arc<watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -406,6 +417,11 @@ impl NodeHandle {
     /// The node's gossip view: every known node with its liveness and states (empty without gossip).
     pub fn cluster_endpoints(&self) -> Vec<mica_cluster::EndpointInfo> {
         self.gossip.as_ref().map(|g| g.endpoints()).unwrap_or_default()
+    }
+
+    /// The node's runtime settings (timeouts, throughput caps), changeable through nodetool.
+    pub fn settings(&self) -> &Arc<crate::settings::NodeSettings> {
+        &self.settings
     }
 
     /// A signal other threads can use to stop the node.
@@ -446,6 +462,7 @@ impl NodeHandle {
 
     fn stop_workers(&mut self) {
         self.stop.send_replace(true);
+        self.native_stop.send_replace(true);
         // The admin thread holds the other reference; once it has stopped, announce the shutdown.
         let gossip = self.gossip.take();
         for worker in self.workers.drain(..) {

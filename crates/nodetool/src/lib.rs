@@ -3,6 +3,8 @@
 //! the control plane's invokeCommand, so both show users the same output.
 
 pub mod format;
+pub mod ops;
+pub mod render_ops;
 
 use mica_node_admin_api as api;
 use serde::de::DeserializeOwned;
@@ -187,10 +189,12 @@ pub fn run(client: &AdminClient, verb: &str, args: &[String]) -> Result<String, 
             .post(api::COMPACT, Some(&tables(args)))
             .map(|_| String::new()),
         "stopdaemon" => client.post(api::STOP_DAEMON, None).map(|_| String::new()),
-        other => Err(NodetoolError::Usage(format!(
-            "nodetool: unknown or not yet supported command '{other}'; supported: {}",
-            SUPPORTED.join(", ")
-        ))),
+        other => ops::run(client, other, args).unwrap_or_else(|| {
+            Err(NodetoolError::Usage(format!(
+                "nodetool: unknown or not yet supported command '{other}'; supported: {}",
+                [SUPPORTED, ops::VERBS].concat().join(", ")
+            )))
+        }),
     }
 }
 
