@@ -65,8 +65,8 @@ pub use request::{
     Batch, BatchStatement, BatchType, EventType, QueryParameters, QueryValues, Request, RequestMessage,
 };
 pub use response::{
-    ColumnSpec, ErrorBody, ErrorKind, Event, Prepared, PreparedMetadata, Response, ResponseExtras,
-    ResponseMessage, ResultBody, Rows, RowsMetadata, RowsWriter, SchemaChange, SchemaChangeTarget,
-    SchemaChangeType,
+    ColumnSpec, ErrorBody, ErrorKind, Event, FailureReasons, Prepared, PreparedMetadata, Response,
+    ResponseExtras, ResponseMessage, ResultBody, Rows, RowsMetadata, RowsWriter, SchemaChange,
+    SchemaChangeTarget, SchemaChangeType, WriteType,
 };
 pub use segment::SegmentCodec;

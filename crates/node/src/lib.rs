@@ -22,6 +22,7 @@ pub mod errors;
 mod identity;
 mod maintenance;
 mod node;
+mod replication;
 mod ring_probe;
 mod server;
 mod settings;

@@ -127,7 +127,7 @@ impl Node {
             authorization,
         };
         let storage_dyn: Arc<dyn Engine> = storage.clone();
-        let engine = QueryEngine::open(storage_dyn, local.clone())?;
+        let engine = QueryEngine::open(Arc::clone(&storage_dyn), local.clone())?;
 
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let sender = events.clone();
@@ -136,7 +136,15 @@ impl Node {
             let _ = sender.send(change.clone());
         }));
 
+        let settings = Arc::new(crate::settings::NodeSettings::from_config(config));
         let gossip = crate::cluster::start(config, &local, addresses.listen, &engine)?;
+        let coordinator = match &gossip {
+            Some(g) => Some(
+                crate::replication::start(config, g, &engine, storage_dyn, &settings)
+                    .map_err(NodeError::io("cannot start the replication coordinator"))?,
+            ),
+            None => None,
+        };
         let (cluster_events, _) = broadcast::channel(EVENT_QUEUE);
 
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -144,7 +152,6 @@ impl Node {
         // The CQL server has its own stop signal so `nodetool drain` can stop it while the node keeps running.
         let (native_stop_tx, native_stop_rx) = watch::channel(false);
         let native_stop = Arc::new(native_stop_tx);
-        let settings = Arc::new(crate::settings::NodeSettings::from_config(config));
         let maintenance = crate::maintenance::spawn(
             config.mica.tombstone_purge_interval,
             storage.clone(),
@@ -265,6 +272,7 @@ impl Node {
             cluster_watch,
             settings,
             native_stop,
+            coordinator,
         })
     }
 }
@@ -382,6 +390,8 @@ pub struct NodeHandle {
     settings: Arc<crate::settings::NodeSettings>,
     /// Stops the CQL server alone (drain); set with `stop` on shutdown.
     native_stop: Arc<watch::Sender<bool>>,
+    /// Replicated reads and writes (present with gossip).
+    coordinator: Option<Arc<mica_coordinator::Coordinator>>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -425,6 +435,11 @@ impl NodeHandle {
     }
 
     /// A signal other threads can use to stop the node.
+    /// Hint counters of the replication coordinator (`None` for a node without gossip).
+    pub fn hint_stats(&self) -> Option<mica_coordinator::HintStats> {
+        self.coordinator.as_ref().map(|c| c.hint_stats())
+    }
+
     pub fn stop_signal(&self) -> StopSignal {
         StopSignal(self.stop.clone())
     }

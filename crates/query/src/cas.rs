@@ -151,6 +151,9 @@ struct Plan<'a> {
     is_batch: bool,
 }
 
+/// A transaction whose conditions held: when its local write is durable, and the mutations to replicate.
+type AppliedCas = (Durable, Vec<mica_storage::Mutation>);
+
 impl QueryEngine {
     /// Runs conditional statements (one, or the children of a batch) as one lightweight transaction.
     pub(crate) async fn execute_cas(
@@ -165,9 +168,16 @@ impl QueryEngine {
             return Err(invalid("Cannot provide custom timestamp for conditional BATCH"));
         }
         let plan = self.plan_cas(statements, is_batch)?;
+        let keyspace = plan.table.keyspace.clone();
         let (result, durable) = self.run_cas(plan)?;
-        if let Some(durable) = durable {
+        if let Some((durable, mutations)) = durable {
             durable.await?;
+            // In a cluster the outcome is replicated at the commit consistency level. The condition was
+            // checked on this node's data only: linearizable Paxos across replicas is still to come.
+            if self.data_plane(&keyspace).is_some() {
+                self.write_mutations(mutations, options.consistency, mica_cql_protocol::WriteType::Cas)
+                    .await?;
+            }
         }
         Ok(result)
     }
@@ -341,7 +351,9 @@ impl QueryEngine {
 
     /// Reads, checks and (if the conditions hold) writes, all under the partition lock. Returns the
     /// result and, for an applied write, its durability handle (awaited by the caller, unlocked).
-    fn run_cas(&self, plan: Plan<'_>) -> Result<(QueryResult, Option<Durable>)> {
+    /// Checks the conditions and applies the writes locally; returns the durability future and the
+    /// mutations applied (for replication) when the conditions held.
+    fn run_cas(&self, plan: Plan<'_>) -> Result<(QueryResult, Option<AppliedCas>)> {
         let table = plan.table.clone();
         let now = mica_types::now_seconds();
         let guard = self.lwt.lock(table.id, &plan.key);
@@ -399,9 +411,14 @@ impl QueryEngine {
             }
         }
         // Visible before the lock is released, so the next LWT on this partition reads this write.
+        let replicated = if self.data_plane(&plan.table.keyspace).is_some() {
+            mutations.clone()
+        } else {
+            Vec::new()
+        };
         let durable = self.storage.apply_visible(mutations)?;
         drop(guard);
-        Ok((applied_result, Some(durable)))
+        Ok((applied_result, Some((durable, replicated))))
     }
 
     /// The rows the conditions of `plan` look at.

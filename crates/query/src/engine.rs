@@ -72,6 +72,10 @@ pub struct QueryEngine {
     pub(crate) lwt: crate::lwt::LwtState,
     /// Where system.peers rows come from (the node's gossip view).
     pub(crate) peers: crate::peers::Peers,
+    /// Replicated reads and writes of user tables, once the node joined a cluster.
+    pub(crate) data: std::sync::OnceLock<Arc<dyn crate::DataPlane>>,
+    /// This engine, for moving a distributed read onto a blocking thread.
+    me: std::sync::Weak<QueryEngine>,
 }
 
 /// A statement prepared once and executed many times.
@@ -99,6 +103,31 @@ impl QueryEngine {
 
     pub fn local(&self) -> &LocalInfo {
         &self.local
+    }
+
+    /// Routes user-table reads and writes through `data` from now on (once; later calls are ignored).
+    pub fn set_data_plane(&self, data: Arc<dyn crate::DataPlane>) {
+        if self.data.set(data).is_err() {
+            tracing::warn!("the data plane is already set");
+        }
+    }
+
+    /// The data plane for `keyspace` when its tables are replicated.
+    pub(crate) fn data_plane(&self, keyspace: &str) -> Option<&Arc<dyn crate::DataPlane>> {
+        self.data.get().filter(|d| d.is_distributed(keyspace))
+    }
+
+    /// Writes user mutations: through the data plane in a cluster, else to local storage.
+    pub(crate) async fn write_mutations(
+        &self,
+        mutations: Vec<mica_storage::Mutation>,
+        consistency: mica_cql_protocol::Consistency,
+        write_type: mica_cql_protocol::WriteType,
+    ) -> Result<()> {
+        match self.data.get() {
+            Some(data) => data.write(mutations, consistency, write_type).await,
+            None => Ok(self.storage.apply(mutations)?.await?),
+        }
     }
 }
 
@@ -131,7 +160,7 @@ impl QueryEngine {
                 crate::index::open_index_tables(&*storage, t)?;
             }
         }
-        let engine = Arc::new(QueryEngine {
+        let engine = Arc::new_cyclic(|me| QueryEngine {
             storage,
             schema: RwLock::new(Arc::new(schema)),
             local,
@@ -141,6 +170,8 @@ impl QueryEngine {
             auth_cache: crate::auth::AuthCache::default(),
             lwt: crate::lwt::LwtState::default(),
             peers: crate::peers::Peers::default(),
+            data: std::sync::OnceLock::new(),
+            me: me.clone(),
         });
         if engine.local.password_auth
             && engine.role_hash(DEFAULT_SUPERUSER)?.is_none()
@@ -352,7 +383,13 @@ impl QueryEngine {
             )?);
         }
         crate::trace_session::before_write(self, &mutations);
-        self.storage.apply(mutations)?.await?;
+        let write_type = match batch.batch_type {
+            mica_cql_protocol::BatchType::Logged => mica_cql_protocol::WriteType::Batch,
+            mica_cql_protocol::BatchType::Counter => mica_cql_protocol::WriteType::Counter,
+            mica_cql_protocol::BatchType::Unlogged => mica_cql_protocol::WriteType::UnloggedBatch,
+        };
+        self.write_mutations(mutations, batch.consistency, write_type)
+            .await?;
         Ok(QueryResult::Void)
     }
 
@@ -401,7 +438,7 @@ impl QueryEngine {
         let binds = crate::values::Binds { values };
         if let mica_cql_syntax::StatementKind::Select(sel) = &statement.kind {
             let table = self.resolve_table(state, &sel.table)?;
-            return self.select(&table, sel, binds, params.page_size, None);
+            return self.select(&table, sel, binds, params.page_size, None, params.consistency);
         }
         let ts = timestamp.unwrap_or_else(|| mica_types::Timestamp::now().0);
         let mutations = self.mutations_for(state, &statement.kind, binds, ts, mica_types::now_seconds())?;
@@ -439,12 +476,16 @@ impl QueryEngine {
             K::Select(sel) => {
                 let table = self.resolve_table(state, &sel.table)?;
                 crate::trace_session::before_select(&table, sel);
+                if self.data_plane(&table.keyspace).is_some() {
+                    return self.select_blocking(table, statement, values, params).await;
+                }
                 let result = self.select(
                     &table,
                     sel,
                     binds,
                     params.page_size,
                     params.paging_state.as_deref(),
+                    params.consistency,
                 );
                 crate::trace_session::after_select(&result);
                 result
@@ -454,7 +495,18 @@ impl QueryEngine {
                 let mutations =
                     self.mutations_for(state, &statement.kind, binds, ts, mica_types::now_seconds())?;
                 crate::trace_session::before_write(self, &mutations);
-                self.storage.apply(mutations)?.await?;
+                let write_type = match &statement.kind {
+                    K::Batch(b) if b.kind == mica_cql_syntax::BatchKind::Unlogged => {
+                        mica_cql_protocol::WriteType::UnloggedBatch
+                    }
+                    K::Batch(b) if b.kind == mica_cql_syntax::BatchKind::Counter => {
+                        mica_cql_protocol::WriteType::Counter
+                    }
+                    K::Batch(_) => mica_cql_protocol::WriteType::Batch,
+                    _ => mica_cql_protocol::WriteType::Simple,
+                };
+                self.write_mutations(mutations, params.consistency, write_type)
+                    .await?;
                 Ok(QueryResult::Void)
             }
             kind if crate::roles::is_role_statement(kind) => self.execute_role_statement(state, kind),
@@ -463,6 +515,45 @@ impl QueryEngine {
                 "This statement is not supported by this version of Mica yet",
             )),
         }
+    }
+
+    /// Runs a SELECT whose reads may wait on other nodes on a blocking thread, so the connection's
+    /// runtime keeps serving other requests meanwhile.
+    async fn select_blocking(
+        &self,
+        table: Arc<mica_schema::TableDef>,
+        statement: &mica_cql_syntax::Statement,
+        values: &[Value],
+        params: &QueryParameters,
+    ) -> Result<QueryResult> {
+        let me = self
+            .me
+            .upgrade()
+            .ok_or_else(|| QueryError::Server("the query engine is shutting down".into()))?;
+        let statement = statement.clone();
+        let values = values.to_vec();
+        let page_size = params.page_size;
+        let paging_state = params.paging_state.clone();
+        let consistency = params.consistency;
+        let task = tokio::task::spawn_blocking(move || {
+            let mica_cql_syntax::StatementKind::Select(sel) = &statement.kind else {
+                return Err(QueryError::Server("not a SELECT".into()));
+            };
+            let binds = crate::values::Binds { values: &values };
+            me.select(
+                &table,
+                sel,
+                binds,
+                page_size,
+                paging_state.as_deref(),
+                consistency,
+            )
+        });
+        let result = task
+            .await
+            .map_err(|e| QueryError::Server(format!("read task failed: {e}")))?;
+        crate::trace_session::after_select(&result);
+        result
     }
 
     pub(crate) fn resolve_table(

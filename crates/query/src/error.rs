@@ -38,6 +38,40 @@ pub enum QueryError {
         required: i32,
         alive: i32,
     },
+    /// 0x1100 WriteTimeout.
+    #[error("Operation timed out - received only {received} responses.")]
+    WriteTimeout {
+        consistency: Consistency,
+        received: i32,
+        block_for: i32,
+        write_type: mica_cql_protocol::WriteType,
+    },
+    /// 0x1200 ReadTimeout.
+    #[error("Operation timed out - received only {received} responses.")]
+    ReadTimeout {
+        consistency: Consistency,
+        received: i32,
+        block_for: i32,
+        data_present: bool,
+    },
+    /// 0x1500 WriteFailure: replicas answered with errors.
+    #[error("Operation failed - received {received} responses and {} failures", failures.len())]
+    WriteFailure {
+        consistency: Consistency,
+        received: i32,
+        block_for: i32,
+        failures: Vec<(std::net::IpAddr, u16)>,
+        write_type: mica_cql_protocol::WriteType,
+    },
+    /// 0x1300 ReadFailure: replicas answered with errors.
+    #[error("Operation failed - received {received} responses and {} failures", failures.len())]
+    ReadFailure {
+        consistency: Consistency,
+        received: i32,
+        block_for: i32,
+        failures: Vec<(std::net::IpAddr, u16)>,
+        data_present: bool,
+    },
     /// 0x000A ProtocolError (e.g. a paging state this node did not produce).
     #[error("{0}")]
     Protocol(String),

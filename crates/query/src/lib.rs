@@ -9,6 +9,7 @@ mod arith;
 mod auth;
 mod cas;
 mod collections;
+mod data_plane;
 mod ddl;
 mod describe;
 mod engine;
@@ -30,6 +31,7 @@ mod system;
 mod trace_session;
 mod values;
 
+pub use data_plane::{DataPlane, WriteFuture};
 pub use engine::{ClientState, LocalInfo, QueryEngine, QueryResult, SchemaListener};
 pub use error::{QueryError, Result};
 pub use peers::{PeerInfo, PeerSource};

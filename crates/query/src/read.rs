@@ -438,9 +438,29 @@ struct Reader<'a> {
     /// Candidate partitions come from a secondary index (a range query with an indexed relation).
     via_index: bool,
     now_seconds: i64,
+    /// The data plane and consistency level when the table is replicated.
+    data: Option<(&'a dyn crate::DataPlane, mica_cql_protocol::Consistency)>,
 }
 
 impl Reader<'_> {
+    /// Reads one partition from the data plane, or from local storage when the table is not replicated.
+    fn read_partition(
+        &self,
+        table: TableId,
+        key: &PartitionKey,
+        selection: &ReadSelection,
+    ) -> Result<Option<mica_storage::PartitionView>> {
+        match self.data {
+            Some((data, consistency)) => {
+                data.read_partition(table, key, selection, self.now_seconds, consistency)
+            }
+            None => Ok(self
+                .engine
+                .storage
+                .read_partition(table, key, selection, self.now_seconds)?),
+        }
+    }
+
     /// The storage selection; `after` restricts it to rows following that clustering (in read order),
     /// and `None` means no row can follow it.
     fn selection(&self, limit: Option<usize>, after: Option<&[u8]>) -> Option<ReadSelection> {
@@ -556,10 +576,7 @@ impl Reader<'_> {
                     limit_rows: self.distinct.then_some(1),
                     ..selection
                 };
-                let view = self
-                    .engine
-                    .storage
-                    .read_partition(table_id, &pk, &selection, self.now_seconds)?;
+                let view = self.read_partition(table_id, &pk, &selection)?;
                 let Some(view) = view else { continue };
                 for row in self.rows(&view, false)? {
                     if !sink.push(row)? {
@@ -592,13 +609,29 @@ impl Reader<'_> {
         let Some(selection) = self.selection(self.row_limit, None) else {
             return Ok(());
         };
-        let stream = self.engine.storage.scan(
-            table_id,
-            &range,
-            &selection,
-            ScanLimits::default(),
-            self.now_seconds,
-        )?;
+        let stream = match self.data {
+            Some((data, consistency)) => {
+                // The data plane resumes after the partition a page stopped inside; finish that one here.
+                if let Some(Resume {
+                    key,
+                    clustering: Some(c),
+                    ..
+                }) = self.resume
+                    && self.restrictions.token_ok(key)
+                    && !self.feed_partition(key, None, Some(c.clone()), sink)?
+                {
+                    return Ok(());
+                }
+                data.scan(table_id, &range, &selection, self.now_seconds, consistency)?
+            }
+            None => self.engine.storage.scan(
+                table_id,
+                &range,
+                &selection,
+                ScanLimits::default(),
+                self.now_seconds,
+            )?,
+        };
         for view in stream {
             let view = view?;
             if !self.restrictions.token_ok(&view.key.key) {
@@ -632,11 +665,10 @@ impl Reader<'_> {
                     let Some(selection) = self.selection(self.row_limit, after.as_deref()) else {
                         return Ok(true);
                     };
-                    let read = self.engine.storage.read_partition(
+                    let read = self.read_partition(
                         TableId(self.table.id),
                         &PartitionKey::new(key.to_vec()),
                         &selection,
-                        self.now_seconds,
                     )?;
                     match read {
                         Some(v) => v,
@@ -820,6 +852,7 @@ pub(crate) fn execute(
     binds: Binds,
     page_size: Option<i32>,
     paging_state: Option<&[u8]>,
+    consistency: mica_cql_protocol::Consistency,
 ) -> Result<QueryResult> {
     let now_seconds = mica_types::now_seconds();
     let schema = engine.schema();
@@ -897,6 +930,7 @@ pub(crate) fn execute(
         row_limit,
         via_index: restrictions.keys.is_none() && restrictions.index.is_some(),
         now_seconds,
+        data: engine.data_plane(&table.keyspace).map(|d| (&**d, consistency)),
     };
     let mut sink = Sink {
         projection: &projection,

@@ -173,7 +173,8 @@ impl QueryEngine {
         binds: Binds,
         page_size: Option<i32>,
         paging_state: Option<&[u8]>,
+        consistency: mica_cql_protocol::Consistency,
     ) -> Result<QueryResult> {
-        crate::read::execute(self, table, sel, binds, page_size, paging_state)
+        crate::read::execute(self, table, sel, binds, page_size, paging_state, consistency)
     }
 }
