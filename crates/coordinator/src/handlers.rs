@@ -70,7 +70,21 @@ pub(crate) fn register(messaging: &Messaging, storage: &Arc<dyn Engine>) {
         })
     });
     messaging.set_handler(verbs::STREAM, stream);
+    for (verb, op) in [
+        (verbs::BATCH_STORE, crate::batchlog::store_local as BatchlogOp),
+        (verbs::BATCH_REMOVE, crate::batchlog::remove_local as BatchlogOp),
+    ] {
+        let storage = Arc::clone(storage);
+        let handler: Handler = Arc::new(move |_peer, payload| {
+            let storage = Arc::clone(&storage);
+            Box::pin(async move { blocking(move || op(&*storage, &payload).map(|()| Vec::new())).await })
+        });
+        messaging.set_handler(verb, handler);
+    }
 }
+
+/// A batchlog change applied on the local metadata store.
+type BatchlogOp = fn(&dyn Engine, &[u8]) -> Result<(), CoordinatorError>;
 
 /// Runs a storage call off the messaging runtime's workers.
 async fn blocking(

@@ -14,6 +14,7 @@
 //! The crate knows no CQL and no schema: tables are ids, placement comes from a [`Topology`], bytes travel
 //! through `mica-cluster`'s messaging, data lives in a `mica-storage` engine.
 
+pub mod batchlog;
 pub mod consistency;
 pub mod error;
 mod handlers;

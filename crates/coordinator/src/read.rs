@@ -98,6 +98,9 @@ impl Coordinator {
         }
         let mut answers: Vec<(SocketAddr, Answer)> = Vec::new();
         let mut failures = Vec::new();
+        let started = Instant::now();
+        let mut speculated = false;
+        let mut pending_next = None;
         loop {
             let acked: Vec<&Replica> = answers
                 .iter()
@@ -106,7 +109,28 @@ impl Coordinator {
             if req.is_met(&acked) {
                 break;
             }
-            let next = tokio::time::timeout_at(deadline, inflight.next()).await;
+            // Speculative retry: when the contacted replicas are slow, one more live replica is asked once.
+            let speculate_at = started + speculative_delay(timeout);
+            if !speculated && Instant::now() < speculate_at && speculate_at < deadline {
+                if let Ok(next) = tokio::time::timeout_at(speculate_at, inflight.next()).await {
+                    pending_next = Some(next);
+                } else {
+                    speculated = true;
+                    let spare = replicas
+                        .iter()
+                        .find(|r| r.alive && !contacted.contains(&r.addr) && self.topology.is_alive(r.addr));
+                    if let Some(r) = spare {
+                        tracing::debug!("speculative read from {}", r.addr);
+                        contacted.push(r.addr);
+                        inflight.push(self.read_one(r.addr, Arc::clone(&payload), &request, timeout));
+                    }
+                    continue;
+                }
+            }
+            let next = match pending_next.take() {
+                Some(next) => Ok(next),
+                None => tokio::time::timeout_at(deadline, inflight.next()).await,
+            };
             match next {
                 Ok(Some((addr, Ok(answer)))) => answers.push((addr, answer)),
                 Ok(Some((addr, Err(e)))) => {
@@ -236,6 +260,12 @@ impl Coordinator {
         };
         (addr, result)
     }
+}
+
+/// How long a read waits for its replicas before asking one more (Cassandra's `speculative_retry`, here a
+/// fixed share of the read timeout rather than a latency percentile).
+fn speculative_delay(read_timeout: std::time::Duration) -> std::time::Duration {
+    (read_timeout / 20).max(std::time::Duration::from_millis(50))
 }
 
 /// Counter cells hold per-replica sums, which a repair would add again: counters are not read-repaired.

@@ -39,4 +39,6 @@ pub trait Topology: Send + Sync {
     fn ranges(&self, table: TableId) -> Option<Vec<TokenRange>>;
     /// Whether `addr` is currently up.
     fn is_alive(&self, addr: SocketAddr) -> bool;
+    /// The ring members of datacenter `dc` that are up (this node included when it is in `dc`).
+    fn live_nodes_in(&self, dc: &str) -> Vec<SocketAddr>;
 }

@@ -17,6 +17,11 @@ pub const READ: Verb = 0x0103;
 /// List partition keys in a token range (reply: [`KeysReply`]).
 pub const KEYS: Verb = 0x0104;
 
+/// Store a logged batch in the batchlog (payload: `batchlog::BatchlogEntry`; reply: empty).
+pub const BATCH_STORE: Verb = 0x0106;
+/// Forget a written batch (one-way; payload: `batchlog::BatchlogRemove`).
+pub const BATCH_REMOVE: Verb = 0x0107;
+
 /// The payload format version.
 const PAYLOAD_VERSION: u8 = 1;
 

@@ -25,8 +25,38 @@ struct Group {
 type Outcome = (usize, Result<(), bool>);
 
 impl Coordinator {
-    /// Writes `mutations` at `level`. Mutations of node-local tables are applied here only.
+    /// Writes `mutations` at `level`. Mutations of node-local tables are applied here only; a logged
+    /// batch over several replicated partitions goes through the batchlog.
     pub async fn write(
+        self: &Arc<Self>,
+        mutations: Vec<Mutation>,
+        level: ConsistencyLevel,
+        write_type: WriteType,
+    ) -> Result<(), CoordinatorError> {
+        if write_type == WriteType::Batch && self.spans_replicated_partitions(&mutations) {
+            return self.write_logged_batch(mutations, level).await;
+        }
+        self.write_now(mutations, level, write_type).await
+    }
+
+    /// Whether the mutations touch more than one partition of replicated tables.
+    fn spans_replicated_partitions(&self, mutations: &[Mutation]) -> bool {
+        let mut first: Option<(&mica_storage::TableId, &mica_storage::PartitionKey)> = None;
+        for m in mutations {
+            if self.topology.replicas(m.table, m.key.token).is_none() {
+                continue;
+            }
+            match first {
+                None => first = Some((&m.table, &m.key)),
+                Some((_, key)) if *key != m.key => return true,
+                Some(_) => {}
+            }
+        }
+        false
+    }
+
+    /// Writes `mutations` at `level` without the batchlog.
+    pub(crate) async fn write_now(
         self: &Arc<Self>,
         mutations: Vec<Mutation>,
         level: ConsistencyLevel,

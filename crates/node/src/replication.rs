@@ -271,6 +271,18 @@ impl Topology for GossipTopology {
     fn is_alive(&self, addr: SocketAddr) -> bool {
         addr == self.local || self.snapshot().alive.get(&addr).copied().unwrap_or(false)
     }
+
+    fn live_nodes_in(&self, dc: &str) -> Vec<SocketAddr> {
+        let snapshot = self.snapshot();
+        snapshot
+            .locations
+            .iter()
+            .filter(|(a, l)| {
+                l.dc == dc && (**a == self.local || snapshot.alive.get(*a).copied().unwrap_or(false))
+            })
+            .map(|(a, _)| *a)
+            .collect()
+    }
 }
 
 /// The query layer's data plane over the coordinator.
@@ -551,6 +563,7 @@ pub(crate) fn spawn_hint_delivery(coordinator: &Arc<Coordinator>) -> std::io::Re
                     tokio::time::sleep(mica_coordinator::hints::HINT_DELIVERY_INTERVAL).await;
                     let Some(c) = weak.upgrade() else { return };
                     c.deliver_hints().await;
+                    c.replay_batchlog().await;
                 }
             });
         })
