@@ -39,6 +39,8 @@ pub trait Topology: Send + Sync {
     fn ranges(&self, table: TableId) -> Option<Vec<TokenRange>>;
     /// Whether `addr` is currently up.
     fn is_alive(&self, addr: SocketAddr) -> bool;
+    /// Every ring member, up or down (node-wide data such as roles goes to all of them).
+    fn members(&self) -> Vec<Replica>;
     /// The ring members of datacenter `dc` that are up (this node included when it is in `dc`).
     fn live_nodes_in(&self, dc: &str) -> Vec<SocketAddr>;
 }

@@ -228,6 +228,34 @@ impl Coordinator {
     }
 }
 
+impl Coordinator {
+    /// Applies node-wide mutations on every other ring member: the live ones are waited for (up to the
+    /// write timeout), the down or failing ones get hints. The local node applied them already.
+    pub async fn broadcast(self: &Arc<Self>, mutations: Vec<Mutation>) -> Result<(), CoordinatorError> {
+        let payload = Arc::new(verbs::encode(&mutations)?);
+        let timeout = self.settings.write_timeout();
+        let local = self.topology.local_addr();
+        let sends = self
+            .topology
+            .members()
+            .into_iter()
+            .filter(|r| r.addr != local)
+            .map(|r| {
+                let payload = Arc::clone(&payload);
+                async move {
+                    if r.alive {
+                        // A failure leaves a hint behind (send_mutation), so there is nothing more to do here.
+                        let _ = self.send_mutation(r.addr, &payload, timeout).await;
+                    } else if self.settings.hints_enabled() {
+                        self.hints.store(r.addr, &payload).await;
+                    }
+                }
+            });
+        futures::future::join_all(sends).await;
+        Ok(())
+    }
+}
+
 fn same_nodes(a: &[Replica], b: &[Replica]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.addr == y.addr)
 }

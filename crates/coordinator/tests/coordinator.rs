@@ -82,6 +82,9 @@ impl Topology for Fixed {
     fn is_alive(&self, addr: SocketAddr) -> bool {
         !self.down.lock().map(|d| d.contains(&addr)).unwrap_or(false)
     }
+    fn members(&self) -> Vec<Replica> {
+        self.replica_list()
+    }
     fn live_nodes_in(&self, _dc: &str) -> Vec<SocketAddr> {
         self.nodes.iter().copied().filter(|a| self.is_alive(*a)).collect()
     }

@@ -214,9 +214,15 @@ impl GossipTopology {
     }
 }
 
+/// System keyspaces whose data stays on each node: roles and permissions reach every node by broadcast
+/// instead (`DataPlane::broadcast`); traces and repair history are node-local in Mica.
+const NODE_LOCAL_KEYSPACES: &[&str] = &["system_auth", "system_traces", "system_distributed"];
+
 /// User keyspaces with a ring strategy replicate; system keyspaces and LocalStrategy stay on each node.
 fn is_replicated(ks: &mica_schema::KeyspaceDef) -> bool {
-    !mica_schema::is_system_keyspace(&ks.name) && crate::cluster::strategy_of(&ks.replication).is_some()
+    !mica_schema::is_system_keyspace(&ks.name)
+        && !NODE_LOCAL_KEYSPACES.contains(&ks.name.as_str())
+        && crate::cluster::strategy_of(&ks.replication).is_some()
 }
 
 impl Topology for GossipTopology {
@@ -270,6 +276,12 @@ impl Topology for GossipTopology {
 
     fn is_alive(&self, addr: SocketAddr) -> bool {
         addr == self.local || self.snapshot().alive.get(&addr).copied().unwrap_or(false)
+    }
+
+    fn members(&self) -> Vec<Replica> {
+        let snapshot = self.snapshot();
+        let addrs: Vec<SocketAddr> = snapshot.locations.keys().copied().collect();
+        self.describe(&snapshot, &addrs)
     }
 
     fn live_nodes_in(&self, dc: &str) -> Vec<SocketAddr> {
@@ -436,6 +448,10 @@ impl DataPlane for ClusterDataPlane {
         })
     }
 
+    fn broadcast(&self, mutations: Vec<Mutation>) -> WriteFuture<'_> {
+        Box::pin(async move { self.coordinator.broadcast(mutations).await.map_err(query_error) })
+    }
+
     fn read_partition(
         &self,
         table: TableId,
@@ -548,26 +564,75 @@ impl mica_coordinator::Settings for CoordinatorSettings {
     }
 }
 
-/// Delivers hints every [`mica_coordinator::hints::HINT_DELIVERY_INTERVAL`] on a thread of its own
-/// until the coordinator is dropped.
-pub(crate) fn spawn_hint_delivery(coordinator: &Arc<Coordinator>) -> std::io::Result<()> {
+/// Runs the coordinator's background work on a thread of its own until the coordinator is dropped: once,
+/// copies the roles and permissions (system_auth) from a live peer, so a node that joins or was down learns
+/// them; then delivers hints and replays the batchlog every
+/// [`mica_coordinator::hints::HINT_DELIVERY_INTERVAL`].
+pub(crate) fn spawn_background(
+    coordinator: &Arc<Coordinator>,
+    topology: &Arc<GossipTopology>,
+    engine: &Arc<QueryEngine>,
+) -> std::io::Result<()> {
     let weak = Arc::downgrade(coordinator);
+    let topology = Arc::downgrade(topology);
+    let engine = Arc::downgrade(engine);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     std::thread::Builder::new()
-        .name("hints".into())
+        .name("coordinator".into())
         .spawn(move || {
             runtime.block_on(async move {
+                let mut auth_synced = false;
+                let mut rounds = 0u32;
                 loop {
+                    rounds += 1;
                     tokio::time::sleep(mica_coordinator::hints::HINT_DELIVERY_INTERVAL).await;
                     let Some(c) = weak.upgrade() else { return };
+                    if !auth_synced && let (Some(t), Some(e)) = (topology.upgrade(), engine.upgrade()) {
+                        auth_synced = match sync_auth(&c, &t, &e).await {
+                            Some(done) => done,
+                            // Alone for a while: the first node of a cluster has nothing to learn.
+                            None => rounds >= ALONE_ROUNDS,
+                        };
+                    }
                     c.deliver_hints().await;
                     c.replay_batchlog().await;
                 }
             });
         })
         .map(drop)
+}
+
+/// How many background rounds a node without live peers waits before it stops looking for roles to copy.
+const ALONE_ROUNDS: u32 = 15;
+
+/// Copies every system_auth table from one live peer: `Some(true)` once done, `Some(false)` after a
+/// failure (retried), `None` while no peer is up.
+async fn sync_auth(
+    coordinator: &Arc<Coordinator>,
+    topology: &GossipTopology,
+    engine: &QueryEngine,
+) -> Option<bool> {
+    let local = topology.local_addr();
+    let peer = topology
+        .members()
+        .into_iter()
+        .find(|r| r.alive && r.addr != local)?;
+    let Some(keyspace) = engine.schema().keyspace("system_auth").cloned() else {
+        return Some(true);
+    };
+    for table in keyspace.tables.values().filter(|t| !t.is_virtual) {
+        if let Err(e) = coordinator
+            .stream_range_from(peer.addr, TableId(table.id), i64::MIN, i64::MAX)
+            .await
+        {
+            tracing::debug!("cannot copy system_auth.{} from {}: {e}", table.name, peer.addr);
+            return Some(false);
+        }
+    }
+    tracing::info!("copied roles and permissions from {}", peer.addr);
+    Some(true)
 }
 
 /// Starts the coordinator on a gossiping node and routes the engine's user-table traffic through it.
@@ -590,7 +655,7 @@ pub(crate) fn start(
         Arc::clone(&topology) as Arc<dyn Topology>,
         settings,
     );
-    spawn_hint_delivery(&coordinator)?;
+    spawn_background(&coordinator, &topology, engine)?;
     engine.set_data_plane(Arc::new(ClusterDataPlane {
         coordinator: Arc::clone(&coordinator),
         topology,

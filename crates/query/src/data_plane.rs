@@ -27,6 +27,9 @@ pub trait DataPlane: Send + Sync {
         consistency: Consistency,
         write_type: WriteType,
     ) -> WriteFuture<'_>;
+    /// Applies node-wide mutations (system_auth: roles and permissions) on every other node: the live ones
+    /// before this returns, the down ones later through hints. The local node has already applied them.
+    fn broadcast(&self, mutations: Vec<Mutation>) -> WriteFuture<'_>;
     /// Reads one partition at `consistency`. Blocks: call only from a thread that may block.
     fn read_partition(
         &self,

@@ -438,7 +438,8 @@ impl QueryEngine {
         let binds = crate::values::Binds { values };
         if let mica_cql_syntax::StatementKind::Select(sel) = &statement.kind {
             let table = self.resolve_table(state, &sel.table)?;
-            return self.select(&table, sel, binds, params.page_size, None, params.consistency);
+            // Internal reads are local: they run on the caller's thread, which may not block on other nodes.
+            return self.select(&table, sel, binds, params.page_size, None, None);
         }
         let ts = timestamp.unwrap_or_else(|| mica_types::Timestamp::now().0);
         let mutations = self.mutations_for(state, &statement.kind, binds, ts, mica_types::now_seconds())?;
@@ -485,7 +486,7 @@ impl QueryEngine {
                     binds,
                     params.page_size,
                     params.paging_state.as_deref(),
-                    params.consistency,
+                    Some(params.consistency),
                 );
                 crate::trace_session::after_select(&result);
                 result
@@ -509,7 +510,17 @@ impl QueryEngine {
                     .await?;
                 Ok(QueryResult::Void)
             }
-            kind if crate::roles::is_role_statement(kind) => self.execute_role_statement(state, kind),
+            kind if crate::roles::is_role_statement(kind) => {
+                let (result, writes) =
+                    crate::roles::collect_auth_writes(|| self.execute_role_statement(state, kind));
+                // Roles and permissions are the same on every node: the changes go to all of them.
+                if let Some(data) = self.data.get()
+                    && !writes.is_empty()
+                {
+                    data.broadcast(writes).await?;
+                }
+                result
+            }
             K::Describe(describe) => self.run_describe(state, describe),
             _ => Err(crate::error::invalid(
                 "This statement is not supported by this version of Mica yet",
@@ -546,7 +557,7 @@ impl QueryEngine {
                 binds,
                 page_size,
                 paging_state.as_deref(),
-                consistency,
+                Some(consistency),
             )
         });
         let result = task
@@ -569,7 +580,7 @@ impl QueryEngine {
         Ok(schema.require_table(&ks, &name.name)?.clone())
     }
 
-    fn mutations_for(
+    pub(crate) fn mutations_for(
         &self,
         state: &ClientState,
         kind: &mica_cql_syntax::StatementKind,

@@ -852,7 +852,7 @@ pub(crate) fn execute(
     binds: Binds,
     page_size: Option<i32>,
     paging_state: Option<&[u8]>,
-    consistency: mica_cql_protocol::Consistency,
+    consistency: Option<mica_cql_protocol::Consistency>,
 ) -> Result<QueryResult> {
     let now_seconds = mica_types::now_seconds();
     let schema = engine.schema();
@@ -930,7 +930,7 @@ pub(crate) fn execute(
         row_limit,
         via_index: restrictions.keys.is_none() && restrictions.index.is_some(),
         now_seconds,
-        data: engine.data_plane(&table.keyspace).map(|d| (&**d, consistency)),
+        data: consistency.and_then(|c| engine.data_plane(&table.keyspace).map(|d| (&**d, c))),
     };
     let mut sink = Sink {
         projection: &projection,

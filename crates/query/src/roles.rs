@@ -130,6 +130,19 @@ fn serialize(value: &CqlValue, typ: &CqlType) -> Result<Option<Bytes>> {
         .map_err(|e| QueryError::Server(format!("cannot encode a result value: {e}")))
 }
 
+thread_local! {
+    /// The system_auth mutations of the role statement running on this thread (statements run
+    /// synchronously, so a thread sees one statement's writes at a time).
+    static AUTH_WRITES: std::cell::RefCell<Vec<mica_storage::Mutation>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` (a role statement) and returns its result with the system_auth mutations it applied.
+pub(crate) fn collect_auth_writes<T>(f: impl FnOnce() -> T) -> (T, Vec<mica_storage::Mutation>) {
+    AUTH_WRITES.with(|w| w.borrow_mut().clear());
+    let result = f();
+    (result, AUTH_WRITES.with(|w| std::mem::take(&mut *w.borrow_mut())))
+}
+
 impl QueryEngine {
     /// Runs an internal read of the system_auth tables.
     fn auth_read(&self, cql: &str, values: &[Value]) -> Result<Vec<Vec<Option<Bytes>>>> {
@@ -141,12 +154,23 @@ impl QueryEngine {
         }
     }
 
-    /// Runs an internal write to the system_auth tables with a strictly increasing timestamp.
+    /// Runs an internal write to the system_auth tables with a strictly increasing timestamp. The
+    /// mutations are applied here and remembered for [`collect_auth_writes`], which hands them to the other
+    /// nodes of a cluster.
     fn auth_write(&self, cql: &str, values: &[Value]) -> Result<()> {
         let statement = mica_cql_syntax::parse_statement(cql)?;
-        let mut state = ClientState::default();
+        let state = ClientState::default();
         let timestamp = self.auth_cache.next_timestamp();
-        self.run_sync(&mut state, &statement, values, Some(timestamp))?;
+        let binds = crate::values::Binds { values };
+        let mutations = self.mutations_for(
+            &state,
+            &statement.kind,
+            binds,
+            timestamp,
+            mica_types::now_seconds(),
+        )?;
+        self.storage.apply_sync(mutations.clone())?;
+        AUTH_WRITES.with(|w| w.borrow_mut().extend(mutations));
         Ok(())
     }
 

@@ -165,7 +165,8 @@ fn fill_cells(table: &TableDef, cells: &[CellView], row: &mut FullRow, now_secon
 }
 
 impl QueryEngine {
-    /// Executes a SELECT (the read path lives in [`crate::read`]).
+    /// Executes a SELECT (the read path lives in [`crate::read`]); without a consistency level the read is
+    /// local (internal reads), with one it goes through the data plane for replicated tables.
     pub(crate) fn select(
         &self,
         table: &TableDef,
@@ -173,7 +174,7 @@ impl QueryEngine {
         binds: Binds,
         page_size: Option<i32>,
         paging_state: Option<&[u8]>,
-        consistency: mica_cql_protocol::Consistency,
+        consistency: Option<mica_cql_protocol::Consistency>,
     ) -> Result<QueryResult> {
         crate::read::execute(self, table, sel, binds, page_size, paging_state, consistency)
     }
