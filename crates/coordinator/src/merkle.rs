@@ -210,17 +210,37 @@ impl MerkleTree {
         Ok(Vec::new())
     }
 
+    /// How many partitions leaf `i` saw (0 for a leaf that does not exist).
+    pub fn leaf_partitions(&self, i: usize) -> u64 {
+        self.leaves.get(i).map_or(0, |l| l.partitions)
+    }
+
     /// The token ranges of `leaves` (increasing leaf indexes), adjacent leaves merged into one range.
     pub fn ranges_of(&self, leaves: &[usize]) -> Vec<(i64, i64)> {
-        let mut out: Vec<(usize, usize)> = Vec::new();
+        self.ranges_within(leaves, |_| 0, u64::MAX)
+    }
+
+    /// Like [`MerkleTree::ranges_of`], but a merged range stops growing once the `weight` of its leaves
+    /// (e.g. the partitions they hold) would pass `max_weight`, so that each range can be handled in memory.
+    pub fn ranges_within(
+        &self,
+        leaves: &[usize],
+        weight: impl Fn(usize) -> u64,
+        max_weight: u64,
+    ) -> Vec<(i64, i64)> {
+        let mut out: Vec<(usize, usize, u64)> = Vec::new();
         for &i in leaves {
+            let w = weight(i);
             match out.last_mut() {
-                Some((_, last)) if *last + 1 == i => *last = i,
-                _ => out.push((i, i)),
+                Some((_, last, total)) if *last + 1 == i && total.saturating_add(w) <= max_weight => {
+                    *last = i;
+                    *total += w;
+                }
+                _ => out.push((i, i, w)),
             }
         }
         out.into_iter()
-            .map(|(first, last)| (self.leaf_range(first).0, self.leaf_range(last).1))
+            .map(|(first, last, _)| (self.leaf_range(first).0, self.leaf_range(last).1))
             .collect()
     }
 }
@@ -334,6 +354,25 @@ mod tests {
         assert_eq!(merged.len(), 1);
         assert_eq!(merged[0].0, tree.leaf_range(high).0);
         assert_eq!(merged[0].1, tree.leaf_range(high + 1).1);
+    }
+
+    #[test]
+    fn merged_ranges_stay_under_a_weight() {
+        let tree = MerkleTree::new(0, 1 << 20);
+        let all = tree.ranges_of(&[3, 4, 5, 9]);
+        assert_eq!(
+            all,
+            vec![(tree.leaf_range(3).0, tree.leaf_range(5).1), tree.leaf_range(9)]
+        );
+        let capped = tree.ranges_within(&[3, 4, 5, 9], |_| 10, 20);
+        assert_eq!(
+            capped,
+            vec![
+                (tree.leaf_range(3).0, tree.leaf_range(4).1),
+                tree.leaf_range(5),
+                tree.leaf_range(9)
+            ]
+        );
     }
 
     #[test]

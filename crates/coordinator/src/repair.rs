@@ -39,6 +39,8 @@ pub const REPAIR_TREE: Verb = 0x0201;
 const TREE_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long one page of raw partitions or one batch of repairing mutations may take.
 const PAGE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most partitions (per replica, by its tree) synchronised in one go when differing leaves are merged.
+const SYNC_PARTITIONS: u64 = 4096;
 /// Repairing mutations sent to a replica per message.
 const MUTATION_BATCH: usize = 64;
 
@@ -232,7 +234,10 @@ impl Coordinator {
             return Ok(stats);
         }
         let leaves: Vec<usize> = leaves.into_iter().collect();
-        let sub_ranges = trees[0].ranges_of(&leaves);
+        // Adjacent differing leaves are synchronised together, as long as no replica holds more than
+        // SYNC_PARTITIONS partitions in them (every replica's partitions of a sub-range are held in memory).
+        let weight = |i: usize| trees.iter().map(|t| t.leaf_partitions(i)).max().unwrap_or(0);
+        let sub_ranges = trees[0].ranges_within(&leaves, weight, SYNC_PARTITIONS);
         stats.mismatched_leaves = leaves.len() as u64;
         stats.out_of_sync_ranges = sub_ranges.len() as u64;
         tracing::info!(
