@@ -19,7 +19,9 @@ pub mod consistency;
 pub mod error;
 mod handlers;
 pub mod hints;
+pub mod merkle;
 mod read;
+pub mod repair;
 mod scan;
 pub mod stream;
 pub mod topology;
@@ -106,6 +108,7 @@ impl Coordinator {
         settings: Arc<dyn Settings>,
     ) -> Arc<Coordinator> {
         handlers::register(&messaging, &storage);
+        repair::register(&messaging, &storage);
         Arc::new(Coordinator {
             hints: hints::Hints::new(Arc::clone(&storage)),
             storage,

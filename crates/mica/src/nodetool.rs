@@ -42,7 +42,15 @@ pub fn run(args: &NodetoolArgs) -> anyhow::Result<()> {
         ),
     };
     let client = mica_nodetool::AdminClient::new(&args.host, args.port, &token);
-    let output = mica_nodetool::run(&client, &args.command, &args.args)?;
+    let output = match mica_nodetool::run(&client, &args.command, &args.args) {
+        Ok(output) => output,
+        // Progress printed before a failure (repair) goes to stdout, as Cassandra's nodetool prints it.
+        Err(mica_nodetool::NodetoolError::Failed { output, message }) => {
+            print!("{output}");
+            bail!(message)
+        }
+        Err(e) => return Err(e.into()),
+    };
     print!("{output}");
     Ok(())
 }

@@ -10,6 +10,8 @@ use uuid::Uuid;
 
 mod ops;
 pub use ops::*;
+mod repair;
+pub use repair::*;
 
 /// Path prefix of every endpoint (the version is part of the path so later versions can coexist).
 pub const PREFIX: &str = "/v1";

@@ -15,6 +15,7 @@
 mod activity;
 mod admin;
 mod admin_ops;
+mod admin_repair;
 mod cluster;
 mod cluster_watch;
 mod connection;

@@ -5,6 +5,7 @@
 pub mod format;
 pub mod ops;
 pub mod render_ops;
+pub mod repair;
 
 use mica_node_admin_api as api;
 use serde::de::DeserializeOwned;
@@ -20,6 +21,9 @@ pub enum NodetoolError {
     BadAnswer(String),
     #[error("{0}")]
     Usage(String),
+    /// A verb that printed progress before failing (`repair`): `output` is what it printed.
+    #[error("{message}")]
+    Failed { output: String, message: String },
 }
 
 /// A client of one node's admin API.
@@ -189,6 +193,7 @@ pub fn run(client: &AdminClient, verb: &str, args: &[String]) -> Result<String, 
             .post(api::COMPACT, Some(&tables(args)))
             .map(|_| String::new()),
         "stopdaemon" => client.post(api::STOP_DAEMON, None).map(|_| String::new()),
+        "repair" => repair::run(client, args),
         other => ops::run(client, other, args).unwrap_or_else(|| {
             Err(NodetoolError::Usage(format!(
                 "nodetool: unknown or not yet supported command '{other}'; supported: {}",
@@ -209,6 +214,7 @@ pub const SUPPORTED: &[&str] = &[
     "flush",
     "compact",
     "stopdaemon",
+    "repair",
 ];
 
 #[cfg(test)]
