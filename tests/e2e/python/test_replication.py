@@ -130,6 +130,15 @@ def test_quorum_survives_kill9_and_hints_refill_the_dead_replica(three_nodes):
         # Hints carry the writes n3 missed; reading n3 alone at ONE shows them.
         held = wait_for("hints to reach n3", lambda: (lambda r: r if len(r) >= 400 else None)(local_rows(n3)))
         assert all(held[k] == v for k, v in acknowledged.items())
+
+        # After an anti-entropy repair every replica holds exactly the same rows (the probe writes at ALL
+        # that Unavailable refused never reached anyone).
+        from test_repair import nodetool
+
+        nodetool(n1, "repair", "ks")
+        replicas = [local_rows(n) for n in three_nodes]
+        assert replicas[0] == replicas[1] == replicas[2]
+        assert {k: v for k, v in replicas[0].items() if k in acknowledged} == acknowledged
     finally:
         cluster.shutdown()
 
