@@ -37,6 +37,12 @@ impl Coordinator {
         };
         let req = Requirement::new(level, &replicas, &self.topology.local_dc());
         req.check_available(&replicas)?;
+        // One replica needed and it is this node: nothing to compare or repair, read storage directly.
+        if let Some([only]) = req.pick(&replicas).as_deref()
+            && only.addr == self.topology.local_addr()
+        {
+            return Ok(self.storage.read_partition(table, key, selection, now_seconds)?);
+        }
         let mut selection = selection.clone();
         for _ in 0..MAX_SHORT_READ_RETRIES {
             let (merged, short) = self
