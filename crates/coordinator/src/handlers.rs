@@ -9,7 +9,11 @@ use crate::error::CoordinatorError;
 use crate::verbs;
 
 /// Registers the replica-side handlers on `messaging`.
-pub(crate) fn register(messaging: &Messaging, storage: &Arc<dyn Engine>) {
+pub(crate) fn register(
+    messaging: &Messaging,
+    storage: &Arc<dyn Engine>,
+    paxos: &Arc<crate::paxos::PaxosStore>,
+) {
     for verb in [verbs::MUTATION, verbs::HINT] {
         let storage = Arc::clone(storage);
         let handler: Handler = Arc::new(move |_peer, payload| {
@@ -78,6 +82,25 @@ pub(crate) fn register(messaging: &Messaging, storage: &Arc<dyn Engine>) {
         let handler: Handler = Arc::new(move |_peer, payload| {
             let storage = Arc::clone(&storage);
             Box::pin(async move { blocking(move || op(&*storage, &payload).map(|()| Vec::new())).await })
+        });
+        messaging.set_handler(verb, handler);
+    }
+    register_paxos(messaging, storage, paxos);
+}
+
+/// Registers the Paxos verbs.
+fn register_paxos(messaging: &Messaging, storage: &Arc<dyn Engine>, paxos: &Arc<crate::paxos::PaxosStore>) {
+    for verb in [verbs::PAXOS_PREPARE, verbs::PAXOS_PROPOSE, verbs::PAXOS_COMMIT] {
+        let (storage, paxos) = (Arc::clone(storage), Arc::clone(paxos));
+        let handler: Handler = Arc::new(move |_peer, payload| {
+            let (storage, paxos) = (Arc::clone(&storage), Arc::clone(&paxos));
+            Box::pin(async move {
+                let request: crate::paxos::PaxosRequest =
+                    verbs::decode(&payload).map_err(|e| e.to_string())?;
+                crate::paxos::handle(&storage, &paxos, verb, &request)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
         });
         messaging.set_handler(verb, handler);
     }

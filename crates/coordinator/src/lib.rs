@@ -20,6 +20,7 @@ pub mod error;
 mod handlers;
 pub mod hints;
 pub mod merkle;
+pub mod paxos;
 mod read;
 pub mod repair;
 mod scan;
@@ -91,6 +92,12 @@ pub struct Coordinator {
     settings: Arc<dyn Settings>,
     hints: hints::Hints,
     read_repairs: AtomicU64,
+    /// Replica-side Paxos state.
+    paxos: Arc<paxos::PaxosStore>,
+    /// The last ballot microseconds this coordinator used.
+    paxos_clock: std::sync::atomic::AtomicI64,
+    /// This node's part of every ballot it proposes.
+    node_id: u64,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -107,9 +114,19 @@ impl Coordinator {
         topology: Arc<dyn Topology>,
         settings: Arc<dyn Settings>,
     ) -> Arc<Coordinator> {
-        handlers::register(&messaging, &storage);
+        let paxos = Arc::new(paxos::PaxosStore::new());
+        handlers::register(&messaging, &storage, &paxos);
         repair::register(&messaging, &storage);
+        let node_id = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            topology.local_addr().hash(&mut h);
+            h.finish()
+        };
         Arc::new(Coordinator {
+            paxos,
+            paxos_clock: std::sync::atomic::AtomicI64::new(0),
+            node_id,
             hints: hints::Hints::new(Arc::clone(&storage)),
             storage,
             messaging,

@@ -22,6 +22,13 @@ pub const BATCH_STORE: Verb = 0x0106;
 /// Forget a written batch (one-way; payload: `batchlog::BatchlogRemove`).
 pub const BATCH_REMOVE: Verb = 0x0107;
 
+/// Paxos prepare (payload: `paxos::PaxosRequest`; reply: `paxos::Promise`).
+pub const PAXOS_PREPARE: Verb = 0x0108;
+/// Paxos propose (payload: `paxos::PaxosRequest`; reply: bool accepted).
+pub const PAXOS_PROPOSE: Verb = 0x0109;
+/// Paxos commit: apply the update and record it (payload: `paxos::PaxosRequest`; reply: empty).
+pub const PAXOS_COMMIT: Verb = 0x010a;
+
 /// The payload format version.
 const PAYLOAD_VERSION: u8 = 1;
 

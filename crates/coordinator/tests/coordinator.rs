@@ -306,3 +306,136 @@ fn a_batch_left_in_the_batchlog_by_a_dead_coordinator_is_replayed() {
     }
     assert_eq!(rt.block_on(c.nodes[1].2.replay_batchlog()), 0);
 }
+
+/// A compare-and-set on the single cell of partition `k`: writes `new` when the current value is `expected`.
+async fn cas_set(
+    coord: &Arc<Coordinator>,
+    k: u32,
+    expected: Option<&str>,
+    new: &str,
+) -> Result<bool, String> {
+    let key = PartitionKey::new(k.to_be_bytes().to_vec());
+    let expected = expected.map(str::to_owned);
+    coord
+        .cas(
+            TABLE,
+            &key,
+            ConsistencyLevel::Serial,
+            ConsistencyLevel::Quorum,
+            &[ReadSelection::all()],
+            0,
+            |views, ts| {
+                let current = views[0].as_ref().and_then(|v| {
+                    let cell = v.rows.first()?.cells.first()?;
+                    match &cell.value {
+                        mica_storage::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                        mica_storage::Value::Counter(_) => None,
+                    }
+                });
+                let applied = current == expected;
+                Ok::<_, String>(mica_coordinator::paxos::CasDecision {
+                    result: applied,
+                    update: applied.then(|| vec![row(k, new, ts)]),
+                })
+            },
+        )
+        .await
+        .map_err(|e| format!("{e:?}"))
+}
+
+#[test]
+fn paxos_serializes_competing_transactions_across_coordinators() {
+    let c = cluster(5);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // Twelve competing "insert if not exists" from three coordinators: at most one is told it won, and if
+    // none is, one of them was told "unknown" (its proposal was partially accepted, then completed).
+    let outcomes: Vec<Result<bool, String>> = rt.block_on(async {
+        let tries = (0..12).map(|i| {
+            let coord = Arc::clone(&c.nodes[i % 3].2);
+            tokio::spawn(async move { cas_set(&coord, 1, None, &format!("v{i}")).await })
+        });
+        futures::future::join_all(tries)
+            .await
+            .into_iter()
+            .map(|r| r.expect("task"))
+            .collect()
+    });
+    let winners: Vec<usize> = (0..12).filter(|i| outcomes[*i] == Ok(true)).collect();
+    let unknown = outcomes.iter().filter(|o| o.is_err()).count();
+    assert!(winners.len() <= 1, "{outcomes:?}");
+    assert!(winners.len() + unknown >= 1, "{outcomes:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    let values: Vec<Option<String>> = c.nodes.iter().map(|(_, s, _)| local_value(s, 1)).collect();
+    assert!(values.iter().all(|v| *v == values[0]), "{values:?}");
+    if let [w] = winners[..] {
+        assert_eq!(values[0], Some(format!("v{w}")));
+    }
+    // Thirty increments by compare-and-set loops: no two applied transactions replaced the same value
+    // (exclusivity), and the count is at least the number of acknowledged increments and at most that plus
+    // the increments whose outcome was reported unknown (a partially accepted proposal may land later).
+    let outcomes: Vec<(u32, u32)> = rt.block_on(async {
+        cas_set(&c.nodes[0].2, 2, None, "0/seed").await.expect("seed");
+        let incs = (0..30).map(|i| {
+            let coord = Arc::clone(&c.nodes[i % 3].2);
+            tokio::spawn(async move {
+                let key = PartitionKey::new(2u32.to_be_bytes().to_vec());
+                let mut unknown = 0;
+                for attempt in 0.. {
+                    let current = coord
+                        .read_partition(TABLE, &key, &ReadSelection::all(), 0, ConsistencyLevel::Serial)
+                        .await
+                        .expect("read")
+                        .and_then(|v| match &v.rows.first()?.cells.first()?.value {
+                            mica_storage::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                            mica_storage::Value::Counter(_) => None,
+                        })
+                        .expect("value");
+                    let count: u32 = current
+                        .split('/')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .expect("number");
+                    let next = format!("{}/{i}.{attempt}", count + 1);
+                    match cas_set(&coord, 2, Some(&current), &next).await {
+                        Ok(true) => return (count, unknown),
+                        Ok(false) => {}
+                        Err(_) => unknown += 1,
+                    }
+                }
+                unreachable!()
+            })
+        });
+        futures::future::join_all(incs)
+            .await
+            .into_iter()
+            .map(|r| r.expect("task"))
+            .collect()
+    });
+    let mut replaced: Vec<u32> = outcomes.iter().map(|(c, _)| *c).collect();
+    replaced.sort_unstable();
+    let before = replaced.len();
+    replaced.dedup();
+    assert_eq!(
+        replaced.len(),
+        before,
+        "two transactions replaced the same value: {outcomes:?}"
+    );
+    let unknown: u32 = outcomes.iter().map(|(_, u)| *u).sum();
+    std::thread::sleep(Duration::from_millis(300));
+    for (_, storage, _) in &c.nodes {
+        let value = local_value(storage, 2).expect("value");
+        let count: u32 = value
+            .split('/')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("number");
+        assert!(
+            (30..=30 + unknown).contains(&count),
+            "{value} with {unknown} unknown outcomes"
+        );
+    }
+}

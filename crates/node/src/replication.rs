@@ -13,7 +13,7 @@ use mica_coordinator::{
     ConsistencyLevel, Coordinator, CoordinatorError, Replica, TokenRange, Topology, WriteType,
 };
 use mica_cql_protocol::Consistency;
-use mica_query::{DataPlane, QueryEngine, QueryError, WriteFuture};
+use mica_query::{CasDecide, CasFuture, DataPlane, QueryEngine, QueryError, WriteFuture};
 use mica_storage::{
     Engine, Mutation, PartitionKey, PartitionStream, PartitionView, ReadSelection, ScanRange, TableId,
 };
@@ -445,6 +445,40 @@ impl DataPlane for ClusterDataPlane {
                 .write(mutations, level(consistency), write_type(kind))
                 .await
                 .map_err(query_error)
+        })
+    }
+
+    fn cas<'a>(
+        &'a self,
+        table: TableId,
+        key: PartitionKey,
+        serial: Consistency,
+        commit: Consistency,
+        selections: Vec<ReadSelection>,
+        now_seconds: i64,
+        mut decide: CasDecide<'a>,
+    ) -> CasFuture<'a> {
+        Box::pin(async move {
+            let outcome = self
+                .coordinator
+                .cas(
+                    table,
+                    &key,
+                    level(serial),
+                    level(commit),
+                    &selections,
+                    now_seconds,
+                    |views, timestamp| {
+                        decide(views, timestamp)
+                            .map(|(result, update)| mica_coordinator::paxos::CasDecision { result, update })
+                    },
+                )
+                .await;
+            match outcome {
+                Ok(result) => Ok(result),
+                Err(mica_coordinator::paxos::CasError::Decision(e)) => Err(e),
+                Err(mica_coordinator::paxos::CasError::Coordinator(e)) => Err(query_error(e)),
+            }
         })
     }
 

@@ -151,9 +151,6 @@ struct Plan<'a> {
     is_batch: bool,
 }
 
-/// A transaction whose conditions held: when its local write is durable, and the mutations to replicate.
-type AppliedCas = (Durable, Vec<mica_storage::Mutation>);
-
 impl QueryEngine {
     /// Runs conditional statements (one, or the children of a batch) as one lightweight transaction.
     pub(crate) async fn execute_cas(
@@ -168,16 +165,25 @@ impl QueryEngine {
             return Err(invalid("Cannot provide custom timestamp for conditional BATCH"));
         }
         let plan = self.plan_cas(statements, is_batch)?;
-        let keyspace = plan.table.keyspace.clone();
+        if let Some(data) = self.data_plane(&plan.table.keyspace) {
+            // In a cluster the transaction runs Paxos across the partition's replicas.
+            let now = mica_types::now_seconds();
+            let selections = cas_selections(&plan);
+            let key = PartitionKey::new(plan.key.clone());
+            let table = TableId(plan.table.id);
+            let serial = options.serial_consistency.unwrap_or(Consistency::Serial);
+            let plan_ref = &plan;
+            let decide: crate::data_plane::CasDecide<'_> = Box::new(move |views, timestamp| {
+                let current = current_from(plan_ref, views);
+                self.decide_cas(plan_ref, &current, timestamp, now)
+            });
+            return data
+                .cas(table, key, serial, options.consistency, selections, now, decide)
+                .await;
+        }
         let (result, durable) = self.run_cas(plan)?;
-        if let Some((durable, mutations)) = durable {
+        if let Some(durable) = durable {
             durable.await?;
-            // In a cluster the outcome is replicated at the commit consistency level. The condition was
-            // checked on this node's data only: linearizable Paxos across replicas is still to come.
-            if self.data_plane(&keyspace).is_some() {
-                self.write_mutations(mutations, options.consistency, mica_cql_protocol::WriteType::Cas)
-                    .await?;
-            }
         }
         Ok(result)
     }
@@ -351,14 +357,36 @@ impl QueryEngine {
 
     /// Reads, checks and (if the conditions hold) writes, all under the partition lock. Returns the
     /// result and, for an applied write, its durability handle (awaited by the caller, unlocked).
-    /// Checks the conditions and applies the writes locally; returns the durability future and the
-    /// mutations applied (for replication) when the conditions held.
-    fn run_cas(&self, plan: Plan<'_>) -> Result<(QueryResult, Option<AppliedCas>)> {
-        let table = plan.table.clone();
+    fn run_cas(&self, plan: Plan<'_>) -> Result<(QueryResult, Option<Durable>)> {
         let now = mica_types::now_seconds();
-        let guard = self.lwt.lock(table.id, &plan.key);
-        let current = self.read_current(&plan, now)?;
-        let mut applied = true;
+        let guard = self.lwt.lock(plan.table.id, &plan.key);
+        let table = TableId(plan.table.id);
+        let pk = PartitionKey::new(plan.key.clone());
+        let views = cas_selections(&plan)
+            .iter()
+            .map(|selection| self.storage.read_partition(table, &pk, selection, now))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let current = current_from(&plan, views);
+        let (result, mutations) = self.decide_cas(&plan, &current, self.lwt.next_timestamp(), now)?;
+        let Some(mutations) = mutations else {
+            drop(guard);
+            return Ok((result, None));
+        };
+        // Visible before the lock is released, so the next LWT on this partition reads this write.
+        let durable = self.storage.apply_visible(mutations)?;
+        drop(guard);
+        Ok((result, Some(durable)))
+    }
+
+    /// Evaluates the conditions of `plan` against `current`: the not-applied result, or the applied
+    /// result with the mutations written at `timestamp`.
+    fn decide_cas(
+        &self,
+        plan: &Plan<'_>,
+        current: &Current,
+        timestamp: i64,
+        now: i64,
+    ) -> Result<(QueryResult, Option<Vec<mica_storage::Mutation>>)> {
         for (target, conds) in &plan.conditions {
             let existing = match target {
                 Target::Static => current.static_row.as_ref(),
@@ -366,19 +394,13 @@ impl QueryEngine {
                 Target::Partition => current.partition_exists.then_some(&current.empty),
             };
             if let Outcome::NotApplied(row) = evaluate_conditions(existing, conds)? {
-                tracing::debug!(table = %table.name, ?target, exists = row.is_some(), "LWT conditions not met");
-                applied = false;
-                break;
+                tracing::debug!(table = %plan.table.name, ?target, exists = row.is_some(), "LWT conditions not met");
+                return Ok((cas_result(plan, Some(current))?, None));
             }
         }
-        if !applied {
-            drop(guard);
-            return Ok((cas_result(&plan, Some(&current))?, None));
-        }
-        let timestamp = self.lwt.next_timestamp();
-        let applied_result = cas_result(&plan, None)?;
+        let applied_result = cas_result(plan, None)?;
         let mut mutations = Vec::new();
-        for write in plan.writes {
+        for write in &plan.writes {
             match write {
                 Write::Insert {
                     table: t,
@@ -386,8 +408,8 @@ impl QueryEngine {
                     using,
                     binds,
                 } => {
-                    let wp = crate::modify::write_params(&using, &t, binds, timestamp, now)?;
-                    mutations.extend(crate::modify::insert_assigned(&t, borrowed(&values), &wp)?);
+                    let wp = crate::modify::write_params(using, t, *binds, timestamp, now)?;
+                    mutations.extend(crate::modify::insert_assigned(t, borrowed(values), &wp)?);
                 }
                 Write::Deferred(st, t) => {
                     let prefetch = StoragePrefetch {
@@ -397,12 +419,12 @@ impl QueryEngine {
                     };
                     let built = match &st.statement {
                         CasKind::Update(u) => {
-                            let wp = crate::modify::write_params(&u.using, &t, st.binds, timestamp, now)?;
-                            crate::modify::update(&t, u, st.binds, &wp, &prefetch)?
+                            let wp = crate::modify::write_params(&u.using, t, st.binds, timestamp, now)?;
+                            crate::modify::update(t, u, st.binds, &wp, &prefetch)?
                         }
                         CasKind::Delete(d) => {
-                            let wp = crate::modify::write_params(&d.using, &t, st.binds, timestamp, now)?;
-                            crate::modify::delete(&t, d, st.binds, &wp, &prefetch)?
+                            let wp = crate::modify::write_params(&d.using, t, st.binds, timestamp, now)?;
+                            crate::modify::delete(t, d, st.binds, &wp, &prefetch)?
                         }
                         CasKind::Insert(_) => Vec::new(),
                     };
@@ -410,64 +432,65 @@ impl QueryEngine {
                 }
             }
         }
-        // Visible before the lock is released, so the next LWT on this partition reads this write.
-        let replicated = if self.data_plane(&plan.table.keyspace).is_some() {
-            mutations.clone()
-        } else {
-            Vec::new()
-        };
-        let durable = self.storage.apply_visible(mutations)?;
-        drop(guard);
-        Ok((applied_result, Some((durable, replicated))))
+        Ok((applied_result, Some(mutations)))
     }
+}
 
-    /// The rows the conditions of `plan` look at.
-    fn read_current(&self, plan: &Plan<'_>, now: i64) -> Result<Current> {
-        let table = TableId(plan.table.id);
-        let pk = PartitionKey::new(plan.key.clone());
-        let mut current = Current::default();
-        let slices: Vec<_> = plan
-            .conditions
-            .keys()
-            .filter_map(|t| match t {
-                Target::Row(ck) => Some((Bound::Included(ck.clone()), Bound::Included(ck.clone()))),
-                _ => None,
-            })
-            .collect();
-        let read_static = plan.read_static || plan.conditions.contains_key(&Target::Static);
-        if !slices.is_empty() || read_static {
-            let selection = ReadSelection {
-                limit_rows: slices.is_empty().then_some(0),
-                slices,
-                include_static: read_static,
-                ..ReadSelection::default()
-            };
-            if let Some(view) = self.storage.read_partition(table, &pk, &selection, now)? {
-                current.static_row = view
-                    .static_row
-                    .as_ref()
-                    .filter(|r| !r.cells.is_empty())
-                    .map(CurrentRow::from_view);
-                for row in &view.rows {
-                    if let Clustering::Row(ck) = &row.clustering {
-                        current.rows.insert(ck.clone(), CurrentRow::from_view(row));
-                    }
-                }
+/// What a CAS request reads: the rows (and static row) its conditions look at, then, for partition-level
+/// existence checks, one row of the partition.
+fn cas_selections(plan: &Plan<'_>) -> Vec<ReadSelection> {
+    let mut out = Vec::new();
+    let slices: Vec<_> = plan
+        .conditions
+        .keys()
+        .filter_map(|t| match t {
+            Target::Row(ck) => Some((Bound::Included(ck.clone()), Bound::Included(ck.clone()))),
+            _ => None,
+        })
+        .collect();
+    let read_static = plan.read_static || plan.conditions.contains_key(&Target::Static);
+    if !slices.is_empty() || read_static {
+        out.push(ReadSelection {
+            limit_rows: slices.is_empty().then_some(0),
+            slices,
+            include_static: read_static,
+            ..ReadSelection::default()
+        });
+    }
+    if plan.conditions.contains_key(&Target::Partition) {
+        out.push(ReadSelection {
+            include_static: true,
+            limit_rows: Some(1),
+            ..ReadSelection::default()
+        });
+    }
+    out
+}
+
+/// What the conditions of `plan` see, from the partitions read with [`cas_selections`] (in that order).
+fn current_from(plan: &Plan<'_>, views: Vec<Option<mica_storage::PartitionView>>) -> Current {
+    let mut current = Current::default();
+    let mut views = views.into_iter();
+    let read_static = plan.read_static || plan.conditions.contains_key(&Target::Static);
+    let has_rows = plan.conditions.keys().any(|t| matches!(t, Target::Row(_)));
+    if (has_rows || read_static)
+        && let Some(Some(view)) = views.next()
+    {
+        current.static_row = view
+            .static_row
+            .as_ref()
+            .filter(|r| !r.cells.is_empty())
+            .map(CurrentRow::from_view);
+        for row in &view.rows {
+            if let Clustering::Row(ck) = &row.clustering {
+                current.rows.insert(ck.clone(), CurrentRow::from_view(row));
             }
         }
-        if plan.conditions.contains_key(&Target::Partition) {
-            let selection = ReadSelection {
-                include_static: true,
-                limit_rows: Some(1),
-                ..ReadSelection::default()
-            };
-            current.partition_exists = self
-                .storage
-                .read_partition(table, &pk, &selection, now)?
-                .is_some();
-        }
-        Ok(current)
     }
+    if plan.conditions.contains_key(&Target::Partition) {
+        current.partition_exists = matches!(views.next(), Some(Some(_)));
+    }
+    current
 }
 
 /// What a CAS request read from its partition.

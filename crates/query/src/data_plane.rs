@@ -15,6 +15,18 @@ use crate::error::Result;
 /// A boxed write future.
 pub type WriteFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
+/// A lightweight transaction's decision: given the partitions read at the serial level (one per
+/// selection) and the transaction's write timestamp, the client's result and, when the conditions held,
+/// the mutations to commit.
+pub type CasDecide<'a> = Box<
+    dyn FnMut(Vec<Option<PartitionView>>, i64) -> Result<(crate::QueryResult, Option<Vec<Mutation>>)>
+        + Send
+        + 'a,
+>;
+
+/// A boxed lightweight-transaction future.
+pub type CasFuture<'a> = Pin<Box<dyn Future<Output = Result<crate::QueryResult>> + Send + 'a>>;
+
 /// Replicated access to user tables. Installed on the engine with [`crate::QueryEngine::set_data_plane`];
 /// without one every table is read and written locally.
 pub trait DataPlane: Send + Sync {
@@ -30,6 +42,19 @@ pub trait DataPlane: Send + Sync {
     /// Applies node-wide mutations (system_auth: roles and permissions) on every other node: the live ones
     /// before this returns, the down ones later through hints. The local node has already applied them.
     fn broadcast(&self, mutations: Vec<Mutation>) -> WriteFuture<'_>;
+    /// Runs a lightweight transaction on one partition with Paxos across its replicas: reads `selections`
+    /// at `serial`'s quorum, lets `decide` evaluate the conditions, and commits its mutations at `commit`.
+    #[allow(clippy::too_many_arguments)]
+    fn cas<'a>(
+        &'a self,
+        table: TableId,
+        key: PartitionKey,
+        serial: Consistency,
+        commit: Consistency,
+        selections: Vec<ReadSelection>,
+        now_seconds: i64,
+        decide: CasDecide<'a>,
+    ) -> CasFuture<'a>;
     /// Reads one partition at `consistency`. Blocks: call only from a thread that may block.
     fn read_partition(
         &self,

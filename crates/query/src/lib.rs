@@ -31,7 +31,7 @@ mod system;
 mod trace_session;
 mod values;
 
-pub use data_plane::{DataPlane, WriteFuture};
+pub use data_plane::{CasDecide, CasFuture, DataPlane, WriteFuture};
 pub use engine::{ClientState, LocalInfo, QueryEngine, QueryResult, SchemaListener};
 pub use error::{QueryError, Result};
 pub use peers::{PeerInfo, PeerSource};

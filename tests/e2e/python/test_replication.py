@@ -186,3 +186,46 @@ def test_local_quorum_and_each_quorum_in_one_datacenter(three_nodes):
             assert wait_for(f"{n.address} to apply the delete", lambda n=n: 1 not in local_rows(n) and 2 in local_rows(n))
     finally:
         cluster.shutdown()
+
+
+def test_lightweight_transactions_are_serialized_across_coordinators(three_nodes):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cassandra import WriteTimeout
+
+    sessions = [connect(three_nodes, ConsistencyLevel.QUORUM, only=n) for n in three_nodes]
+    try:
+        create_schema(sessions[0][1])
+        for _, s in sessions:
+            s.cluster.control_connection.wait_for_schema_agreement(wait_time=30)
+
+        def claim(i):
+            session = sessions[i % 3][1]
+            stmt = SimpleStatement(
+                f"INSERT INTO ks.t (k, v) VALUES (1, 'owner{i}') IF NOT EXISTS",
+                serial_consistency_level=ConsistencyLevel.SERIAL,
+            )
+            try:
+                return session.execute(stmt).one()[0]
+            except WriteTimeout:
+                return None  # outcome unknown under contention, as in Cassandra
+
+        with ThreadPoolExecutor(9) as pool:
+            outcomes = list(pool.map(claim, range(9)))
+        winners = [i for i, applied in enumerate(outcomes) if applied]
+        assert len(winners) <= 1, outcomes
+        assert winners or None in outcomes, outcomes
+        owner = sessions[1][1].execute(
+            SimpleStatement("SELECT v FROM ks.t WHERE k = 1", consistency_level=ConsistencyLevel.SERIAL)
+        ).one().v
+        if winners:
+            assert owner == f"owner{winners[0]}"
+        # A conditional update through another coordinator sees the committed owner.
+        rs = sessions[2][1].execute(f"UPDATE ks.t SET v = 'next' WHERE k = 1 IF v = '{owner}'")
+        assert rs.one()[0] is True
+        rs = sessions[0][1].execute(f"UPDATE ks.t SET v = 'again' WHERE k = 1 IF v = '{owner}'")
+        row = rs.one()
+        assert row[0] is False and row.v == "next"
+    finally:
+        for c, _ in sessions:
+            c.shutdown()
