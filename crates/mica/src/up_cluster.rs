@@ -12,6 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use mica_control::client::{Client, ClientError};
 use mica_control::server::{ServerError, ServerOptions, TOKEN_FILE, URL_FILE};
+use mica_control_api::validate::{validate_data_center, validate_new_cluster};
+use mica_control_api::validate_cluster_name;
 use mica_control_api::{
     ClusterProperties, ClusterResource, ClusterStatus, ClusterType, DataCenterProperties, DataCenterResource,
     ListResponse, OperationResource,
@@ -44,6 +46,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs the control plane, brings the default cluster up and serves until Ctrl-C or SIGTERM.
 pub fn run(args: &UpArgs) -> Result<()> {
+    // Requests the control plane would reject are refused before it starts, so that `mica up` exits.
+    validate_cluster_name(&args.cluster_name).context("invalid --cluster-name")?;
+    let mut properties = cluster_properties();
+    properties.initial_cassandra_admin_password = args.admin_password.clone();
+    validate_new_cluster(&properties).context("invalid --admin-password")?;
+    validate_data_center(&data_center_properties(args.nodes)).context("invalid --nodes")?;
     let state_dir = args
         .state_dir
         .clone()
@@ -186,14 +194,27 @@ fn current_url(state_dir: &Path, expected: Option<&str>, started: SystemTime) ->
     fresh.then_some(url)
 }
 
+/// The cluster `mica up` creates (the password is added to the request body separately: it is write-only).
+fn cluster_properties() -> ClusterProperties {
+    ClusterProperties {
+        cassandra_version: Some(CASSANDRA_VERSION.to_owned()),
+        cluster_type: Some(ClusterType::NonProduction),
+        ..Default::default()
+    }
+}
+
+/// The datacenter `mica up` creates: `nodes` nodes of the default sku.
+fn data_center_properties(nodes: u32) -> DataCenterProperties {
+    DataCenterProperties {
+        node_count: Some(i64::from(nodes)),
+        ..Default::default()
+    }
+}
+
 fn create_cluster(client: &Client, name: &str, password: &str) -> Result<()> {
     println!("Creating cluster '{name}' (Cassandra {CASSANDRA_VERSION}, NonProduction).");
     let body = ClusterResource {
-        properties: ClusterProperties {
-            cassandra_version: Some(CASSANDRA_VERSION.to_owned()),
-            cluster_type: Some(ClusterType::NonProduction),
-            ..Default::default()
-        },
+        properties: cluster_properties(),
         ..Default::default()
     };
     let op = client.put(
@@ -207,10 +228,7 @@ fn create_cluster(client: &Client, name: &str, password: &str) -> Result<()> {
 fn create_data_center(client: &Client, cluster: &str, nodes: u32) -> Result<()> {
     println!("Creating datacenter {DATA_CENTER} with {nodes} node(s); the first start takes a while.");
     let body = DataCenterResource {
-        properties: DataCenterProperties {
-            node_count: Some(i64::from(nodes)),
-            ..Default::default()
-        },
+        properties: data_center_properties(nodes),
         ..Default::default()
     };
     let path = format!("/clusters/{cluster}/dataCenters/{DATA_CENTER}");
@@ -343,6 +361,16 @@ fn write_password(path: &Path, password: &str) -> Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn what_up_creates_passes_validation() {
+        let mut properties = cluster_properties();
+        properties.initial_cassandra_admin_password = Some(generate_password());
+        validate_new_cluster(&properties).unwrap();
+        validate_data_center(&data_center_properties(3)).unwrap();
+        properties.initial_cassandra_admin_password = Some("short".into());
+        assert!(validate_new_cluster(&properties).is_err());
+    }
 
     #[test]
     fn generated_passwords_are_long_alphanumeric_and_differ() {
