@@ -18,12 +18,14 @@ use mica_control_api::{
 };
 
 /// The control plane's default address.
-const DEFAULT_LISTEN: &str = "127.0.0.1:9190";
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:9190";
+/// The first loopback address a local control plane hands to nodes.
+pub(crate) const DEFAULT_FIRST_NODE_ADDRESS: &str = "127.0.1.1";
 /// How often the CLI polls a long-running operation.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The default state directory of a local control plane: $MICA_STATE_DIR, else ~/.mica/control.
-fn default_state_dir() -> PathBuf {
+pub(crate) fn default_state_dir() -> PathBuf {
     match std::env::var_os("HOME") {
         Some(home) => PathBuf::from(home).join(".mica").join("control"),
         None => PathBuf::from(".mica-control"),
@@ -40,7 +42,7 @@ pub struct ServerArgs {
     #[arg(long, value_name = "ADDR:PORT", default_value = DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// First loopback address handed to nodes (each node gets its own, counting up).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.1.1")]
+    #[arg(long, value_name = "ADDR", default_value = DEFAULT_FIRST_NODE_ADDRESS)]
     first_node_address: Ipv4Addr,
 }
 
@@ -447,6 +449,15 @@ fn finish(
     if connection.no_wait {
         return print_json(&op);
     }
+    let op = wait_succeeded(client, op)?;
+    match resource {
+        Some(path) => print_json(&client.get::<serde_json::Value>(path)?),
+        None => print_json(&op),
+    }
+}
+
+/// Waits for the operation with a progress line; an operation that did not succeed is an error with its reason.
+pub(crate) fn wait_succeeded(client: &Client, op: OperationResource) -> Result<OperationResource> {
     let op = wait(client, op)?;
     if op.status != OperationStatus::Succeeded {
         let reason = op
@@ -455,13 +466,10 @@ fn finish(
             .map_or("no reason given".to_owned(), |e| e.message.clone());
         bail!("{} {}: {reason}", op.name, op.status.as_str());
     }
-    match resource {
-        Some(path) => print_json(&client.get::<serde_json::Value>(path)?),
-        None => print_json(&op),
-    }
+    Ok(op)
 }
 
-fn wait(client: &Client, mut op: OperationResource) -> Result<OperationResource> {
+pub(crate) fn wait(client: &Client, mut op: OperationResource) -> Result<OperationResource> {
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(120));
     while !op.status.is_terminal() {
@@ -476,13 +484,18 @@ fn wait(client: &Client, mut op: OperationResource) -> Result<OperationResource>
 
 /// The request body: the resource never serializes the write-only password, so it is added here.
 fn with_admin_password(body: &ClusterResource, args: &ClusterCreateArgs) -> Result<serde_json::Value> {
+    cluster_body(body, args.initial_cassandra_admin_password.as_deref())
+}
+
+/// A cluster's request body with the write-only initial admin password, if any.
+pub(crate) fn cluster_body(body: &ClusterResource, password: Option<&str>) -> Result<serde_json::Value> {
     let mut json = serde_json::to_value(body)?;
-    if let Some(password) = &args.initial_cassandra_admin_password
+    if let Some(password) = password
         && let Some(properties) = json.get_mut("properties").and_then(|p| p.as_object_mut())
     {
         properties.insert(
             "initialCassandraAdminPassword".to_owned(),
-            serde_json::Value::String(password.clone()),
+            serde_json::Value::String(password.to_owned()),
         );
     }
     Ok(json)

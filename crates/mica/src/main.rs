@@ -1,11 +1,13 @@
-//! The `mica` command line: `mica node` runs a database node from a cassandra.yaml, `mica up` starts
-//! a ready-to-use local node with TLS and a password, `mica nodetool` talks to a node's admin API.
+//! The `mica` command line: `mica node` runs a database node from a cassandra.yaml, `mica up` starts the
+//! control plane with a ready-to-use cluster (TLS and a password; `--single-node`: one in-process node),
+//! `mica nodetool` talks to a node's admin API, `mica server|cluster|datacenter` are the control plane.
 
 mod control;
 mod control_update;
 mod nodetool;
 mod table;
 mod up;
+mod up_cluster;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +20,9 @@ use mica_node::Node;
 /// Log filter when RUST_LOG is unset: Mica at info, the storage library only when something is wrong
 /// (it reports every flush at info).
 const DEFAULT_LOG_FILTER: &str = "info,fjall=warn,lsm_tree=warn";
+/// Log filter of `mica up` (the control plane with a cluster) when RUST_LOG is unset: its own lines say what
+/// happens, so only warnings are logged; the CQL driver's retries while nodes start are expected, not news.
+const UP_LOG_FILTER: &str = "warn,scylla=off";
 
 /// Mica: an Apache Cassandra-compatible database node and its tooling.
 #[derive(Debug, Parser)]
@@ -35,7 +40,8 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         config: PathBuf,
     },
-    /// Start a local node with TLS and password authentication, creating its state on first run.
+    /// Start the control plane with a ready cluster (default: 3 nodes, TLS, a password), creating it on first
+    /// run; Ctrl-C stops everything. --single-node runs one node in this process instead.
     Up(up::UpArgs),
     /// Run a nodetool command (status, info, describecluster, ring, version, tablestats, flush, compact, stopdaemon,
     /// describering, getendpoints, gossipinfo, get/settimeout, get/setcompactionthroughput, get/setstreamthroughput,
@@ -62,11 +68,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let default_filter = match &cli.command {
+        Command::Up(args) if !args.single_node => UP_LOG_FILTER,
+        _ => DEFAULT_LOG_FILTER,
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stdout)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
     match run(cli) {
@@ -135,13 +145,41 @@ mod tests {
         let Command::Up(args) = cli.command else {
             panic!("expected up");
         };
-        assert_eq!(args.state_dir, PathBuf::from(".mica"));
+        assert!(!args.single_node);
+        assert_eq!(args.state_dir, None);
+        assert_eq!(args.listen.to_string(), "127.0.0.1:9190");
+        assert_eq!(args.first_node_address.to_string(), "127.0.1.1");
+        assert_eq!((args.cluster_name.as_str(), args.nodes), ("default", 3));
+        assert_eq!(args.admin_password, None);
         assert_eq!(args.address.to_string(), "127.0.0.1");
         assert_eq!(args.port, 9042);
 
         let cli = Cli::try_parse_from([
             "mica",
             "up",
+            "--nodes",
+            "1",
+            "--cluster-name",
+            "c1",
+            "--admin-password",
+            "S3cret-pass",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .unwrap();
+        let Command::Up(args) = cli.command else {
+            panic!("expected up");
+        };
+        assert_eq!((args.cluster_name.as_str(), args.nodes), ("c1", 1));
+        assert_eq!(args.admin_password.as_deref(), Some("S3cret-pass"));
+        assert!(Cli::try_parse_from(["mica", "up", "--nodes", "0"]).is_err());
+        // The node's own address and port belong to --single-node.
+        assert!(Cli::try_parse_from(["mica", "up", "--port", "9100"]).is_err());
+
+        let cli = Cli::try_parse_from([
+            "mica",
+            "up",
+            "--single-node",
             "--state-dir",
             "/s",
             "--address",
@@ -153,7 +191,8 @@ mod tests {
         let Command::Up(args) = cli.command else {
             panic!("expected up");
         };
-        assert_eq!(args.state_dir, PathBuf::from("/s"));
+        assert!(args.single_node);
+        assert_eq!(args.state_dir, Some(PathBuf::from("/s")));
         assert_eq!(args.address.to_string(), "::1");
         assert_eq!(args.port, 9100);
     }

@@ -1,10 +1,11 @@
-//! `mica up`: a local node that real clients can use at once. The first run creates a state
+//! `mica up`: by default the control plane with a ready cluster (see up_cluster.rs); with --single-node a
+//! local node that real clients can use at once, described here. The first run creates a state
 //! directory with a cluster CA, a node certificate, a cassandra.yaml (TLS, PasswordAuthenticator,
 //! batch commit log) and cassandra-rackdc.properties; later runs reuse them, re-issuing the node
 //! certificate and updating the yaml only when the address or port changes.
 
 use std::fs;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -26,20 +27,56 @@ const CA_NAME: &str = "Mica cluster CA";
 /// Options of `mica up`.
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
-    /// Directory holding the node's configuration, certificates and data.
-    #[arg(long, value_name = "DIR", default_value = ".mica")]
-    pub state_dir: PathBuf,
-    /// Address the node listens on (and its certificate names).
-    #[arg(long, default_value = "127.0.0.1")]
+    /// State directory: the control plane's (default: $MICA_STATE_DIR, else ~/.mica/control), or with
+    /// --single-node the node's configuration, certificates and data (default: .mica).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Address and port of the control plane's REST API.
+    #[arg(long, value_name = "ADDR:PORT", default_value = crate::control::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// First loopback address handed to nodes (each node gets its own, counting up).
+    #[arg(long, value_name = "ADDR", default_value = crate::control::DEFAULT_FIRST_NODE_ADDRESS)]
+    pub first_node_address: Ipv4Addr,
+    /// The cluster `mica up` creates (if missing) and waits for.
+    #[arg(long, default_value = "default")]
+    pub cluster_name: String,
+    /// Nodes of the cluster's datacenter dc1 when `mica up` creates it.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub nodes: u32,
+    /// Password of the `cassandra` role when `mica up` creates the cluster (default: a random one, generated
+    /// once and kept in the state directory).
+    #[arg(long, value_name = "PW")]
+    pub admin_password: Option<String>,
+    /// Run one database node in this process instead of the control plane and a cluster.
+    #[arg(long)]
+    pub single_node: bool,
+    /// With --single-node: the address the node listens on (and its certificate names).
+    #[arg(long, default_value = "127.0.0.1", requires = "single_node")]
     pub address: IpAddr,
-    /// CQL native transport port.
-    #[arg(long, default_value_t = 9042)]
+    /// With --single-node: the CQL native transport port.
+    #[arg(long, default_value_t = 9042, requires = "single_node")]
     pub port: u16,
 }
 
-/// Prepares the state directory, runs the node in-process and prints how to connect.
+/// The single node's default state directory.
+const SINGLE_NODE_STATE_DIR: &str = ".mica";
+
+/// `mica up`: the control plane with a ready cluster, or with --single-node one in-process node.
 pub fn run(args: &UpArgs) -> Result<()> {
-    let state = prepare(&args.state_dir, args.address, args.port)?;
+    if args.single_node {
+        run_single_node(args)
+    } else {
+        crate::up_cluster::run(args)
+    }
+}
+
+/// Prepares the state directory, runs the node in-process and prints how to connect.
+fn run_single_node(args: &UpArgs) -> Result<()> {
+    let dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(SINGLE_NODE_STATE_DIR));
+    let state = prepare(&dir, args.address, args.port)?;
     let loaded = NodeConfig::load(&state.config).context("cannot load the generated configuration")?;
     let token_file = loaded.config.mica.admin_token_file.clone().or_else(|| {
         let data = loaded.config.data_file_directories.first()?;
