@@ -17,6 +17,7 @@ use clap::Parser;
 use scylla::client::PoolSize;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::statement::Consistency;
 use scylla::statement::prepared::PreparedStatement;
 
 use crate::stats::WorkerStats;
@@ -76,12 +77,33 @@ struct Args {
     /// Write every partition once before measuring, so reads find their rows.
     #[arg(long)]
     populate: bool,
-    /// Keyspace of the workload table (created with SimpleStrategy, RF 1, if missing).
+    /// Keyspace of the workload table (created with `--replication` if missing).
     #[arg(long, default_value = "loadgen")]
     keyspace: String,
+    /// Replication map of a keyspace the load generator creates.
+    #[arg(long, default_value = "{'class': 'SimpleStrategy', 'replication_factor': 1}")]
+    replication: String,
+    /// Consistency level of every request: one, two, three, quorum, all, local_quorum, each_quorum, local_one.
+    #[arg(long, default_value = "one", value_parser = parse_consistency)]
+    consistency: Consistency,
     /// Client threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+}
+
+/// Parses a consistency level name.
+fn parse_consistency(text: &str) -> Result<Consistency, String> {
+    Ok(match text.to_ascii_lowercase().as_str() {
+        "one" => Consistency::One,
+        "two" => Consistency::Two,
+        "three" => Consistency::Three,
+        "quorum" => Consistency::Quorum,
+        "all" => Consistency::All,
+        "local_quorum" => Consistency::LocalQuorum,
+        "each_quorum" => Consistency::EachQuorum,
+        "local_one" => Consistency::LocalOne,
+        other => return Err(format!("unknown consistency level '{other}'")),
+    })
 }
 
 /// Parses `30s`, `2m`, `1h`, `500ms` or a plain number of seconds.
@@ -144,7 +166,7 @@ async fn run(args: &Args) -> Result<()> {
         bail!("--keyspace must be 1 to {MAX_KEYSPACE_NAME} letters, digits or underscores");
     }
     let session = Arc::new(connect(args).await?);
-    let statements = Arc::new(prepare(&session, keyspace).await?);
+    let statements = Arc::new(prepare(&session, keyspace, &args.replication, args.consistency).await?);
 
     if args.populate {
         let started = Instant::now();
@@ -227,12 +249,14 @@ async fn connect(args: &Args) -> Result<Session> {
         .with_context(|| format!("cannot connect to {}:{}", args.host, args.port))
 }
 
-async fn prepare(session: &Session, keyspace: &str) -> Result<Statements> {
+async fn prepare(
+    session: &Session,
+    keyspace: &str,
+    replication: &str,
+    consistency: Consistency,
+) -> Result<Statements> {
     for ddl in [
-        format!(
-            "CREATE KEYSPACE IF NOT EXISTS {keyspace} \
-             WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
-        ),
+        format!("CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}"),
         format!(
             "CREATE TABLE IF NOT EXISTS {keyspace}.{TABLE} \
              (key bigint PRIMARY KEY, name text, number bigint, payload blob)"
@@ -243,16 +267,23 @@ async fn prepare(session: &Session, keyspace: &str) -> Result<Statements> {
             .await
             .with_context(|| format!("cannot run {ddl}"))?;
     }
-    let insert = session
+    // Every node must know the table before requests reach it.
+    session
+        .await_schema_agreement()
+        .await
+        .context("the nodes did not agree on the schema")?;
+    let mut insert = session
         .prepare(format!(
             "INSERT INTO {keyspace}.{TABLE} (key, name, number, payload) VALUES (?, ?, ?, ?)"
         ))
         .await?;
-    let select = session
+    insert.set_consistency(consistency);
+    let mut select = session
         .prepare(format!(
             "SELECT name, number, payload FROM {keyspace}.{TABLE} WHERE key = ?"
         ))
         .await?;
+    select.set_consistency(consistency);
     Ok(Statements { insert, select })
 }
 
