@@ -181,14 +181,18 @@ def connect(address, ca_pem):
 
 
 def write_rows(addresses, ca_pem) -> dict[str, list[tuple[int, str]]]:
-    """Writes a few rows through every node (each node keeps what it was sent) and returns them by address."""
+    """Writes a few rows at QUORUM through every node, each node its own keys; returns them by address."""
+    from cassandra import ConsistencyLevel
+
     written = {}
-    for address in addresses:
+    for n, address in enumerate(sorted(addresses)):
         cluster, session = connect(address, ca_pem)
+        session.default_consistency_level = ConsistencyLevel.QUORUM
         session.execute("CREATE KEYSPACE IF NOT EXISTS crash WITH replication = "
                         "{'class': 'NetworkTopologyStrategy', 'dc1': 2}")
         session.execute("CREATE TABLE IF NOT EXISTS crash.kv (k int PRIMARY KEY, v text)")
-        rows = [(i, f"{address}-{i}") for i in range(5)]
+        cluster.control_connection.wait_for_schema_agreement(wait_time=30)
+        rows = [(100 * n + i, f"{address}-{i}") for i in range(5)]
         for k, v in rows:
             session.execute("INSERT INTO crash.kv (k, v) VALUES (%s, %s)", (k, v))
         written[address] = rows
@@ -197,11 +201,16 @@ def write_rows(addresses, ca_pem) -> dict[str, list[tuple[int, str]]]:
 
 
 def check_rows(written, ca_pem):
-    for address, rows in written.items():
+    """Every node coordinates a QUORUM read of every row written through any node (data replicates)."""
+    from cassandra import ConsistencyLevel
+
+    expected = sorted(row for rows in written.values() for row in rows)
+    for address in written:
         cluster, session = connect(address, ca_pem)
+        session.default_consistency_level = ConsistencyLevel.QUORUM
         got = sorted((r.k, r.v) for r in session.execute("SELECT k, v FROM crash.kv"))
         cluster.shutdown()
-        assert got == sorted(rows), (address, got)
+        assert got == expected, (address, got)
 
 
 def check_nodes(server, cluster, expected_dirs):
