@@ -14,11 +14,13 @@
 //! The crate knows no CQL and no schema: tables are ids, placement comes from a [`Topology`], bytes travel
 //! through `mica-cluster`'s messaging, data lives in a `mica-storage` engine.
 
+pub mod cleanup;
 pub mod consistency;
 pub mod error;
 mod handlers;
 pub mod hints;
 mod read;
+pub mod rebuild;
 mod scan;
 pub mod stream;
 pub mod topology;

@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod dc;
 mod ops;
+pub use dc::*;
 pub use ops::*;
 
 /// Path prefix of every endpoint (the version is part of the path so later versions can coexist).

@@ -223,6 +223,7 @@ impl Node {
                 gossip: gossip.clone(),
                 settings: settings.clone(),
                 native_stop: native_stop.clone(),
+                coordinator: coordinator.clone(),
             });
             let bind = SocketAddr::new(host, config.mica.admin_port);
             let (address, thread) =
