@@ -100,9 +100,23 @@ async fn rebuild(
             "Node is still rebuilding. Check nodetool netstats.".into(),
         ));
     }
-    let result = run_rebuild(&coordinator, &tables, &request).await;
-    REBUILDING.store(false, Ordering::SeqCst);
-    result.map(Json)
+    let guard = RebuildGuard;
+    // The rebuild runs as a task of its own so that it completes (as Cassandra's does) even when the client
+    // disconnects; the guard clears the flag however the task ends.
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        run_rebuild(&coordinator, &tables, &request).await
+    });
+    task.await.map_err(server_error)?.map(Json)
+}
+
+/// Clears [`REBUILDING`] when dropped.
+struct RebuildGuard;
+
+impl Drop for RebuildGuard {
+    fn drop(&mut self) {
+        REBUILDING.store(false, Ordering::SeqCst);
+    }
 }
 
 async fn run_rebuild(
@@ -151,11 +165,27 @@ async fn run_rebuild(
     Ok(summary)
 }
 
+/// Whether ranges may be moving to this node: another node is leaving (its ranges stream to the next
+/// replicas) or this node is joining. Cleanup then could drop data that is arriving, so Cassandra refuses it.
+fn membership_changing(state: &AdminState) -> bool {
+    state.gossip.as_ref().is_some_and(|g| {
+        g.endpoints()
+            .into_iter()
+            .any(|e| e.status == NodeStatus::Leaving || (e.is_local && e.status == NodeStatus::Joining))
+    })
+}
+
 async fn cleanup(
     State(state): State<Arc<AdminState>>,
     body: Option<Json<api::TablesRequest>>,
 ) -> Result<Json<api::CleanupSummary>, AdminError> {
     let coordinator = coordinator(&state)?;
+    if membership_changing(&state) {
+        return Err(AdminError(
+            StatusCode::CONFLICT,
+            CleanupError::NotInRing.to_string(),
+        ));
+    }
     let tables: Vec<TableId> = select_tables(&state, &body.map(|b| b.0).unwrap_or_default())?
         .into_iter()
         .filter(|(ks, _, _)| replicated(&state, ks))

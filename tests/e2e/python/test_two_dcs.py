@@ -148,6 +148,15 @@ def test_rebuild_second_dc_and_lose_the_first(node_factory):
         error = wait_for("QUORUM to be unavailable", lambda: unavailable(session, quorum), timeout=30)
         assert error.required_replicas == 4 and error.alive_replicas == 3, error
 
+        # A rebuild needs a live source for every range: with dc1 down it fails, naming the range.
+        def rebuild_refused():
+            r = nodetool(dc2[0], "rebuild", "-ks", "ks", "dc1", check=False)
+            return r if r.returncode != 0 else None
+
+        refused = wait_for("rebuild from a dead dc to fail", rebuild_refused, timeout=30)
+        assert "Unable to find sufficient sources for streaming range" in refused.stderr, refused.stderr
+        assert "no live replica in datacenter dc1" in refused.stderr, refused.stderr
+
         # dc2 alone serves LOCAL_QUORUM writes and reads.
         session.execute("INSERT INTO ks.t (k, v) VALUES (5000, 'dc2 only')")
         assert session.execute("SELECT v FROM ks.t WHERE k = 5000").one().v == "dc2 only"
