@@ -15,6 +15,7 @@
 //! through `mica-cluster`'s messaging, data lives in a `mica-storage` engine.
 
 pub mod batchlog;
+pub mod cleanup;
 pub mod consistency;
 pub mod error;
 mod handlers;
@@ -23,6 +24,7 @@ pub mod merkle;
 pub mod paxos;
 mod read;
 pub mod repair;
+pub mod rebuild;
 mod scan;
 pub mod stream;
 pub mod topology;

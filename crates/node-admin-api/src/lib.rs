@@ -8,7 +8,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod dc;
 mod ops;
+pub use dc::*;
 pub use ops::*;
 mod repair;
 pub use repair::*;

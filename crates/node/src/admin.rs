@@ -44,7 +44,7 @@ pub(crate) struct AdminState {
     pub settings: Arc<crate::settings::NodeSettings>,
     /// Stops the CQL listeners and connections without stopping the node (`nodetool drain`).
     pub native_stop: Arc<watch::Sender<bool>>,
-    /// The replication coordinator, when the node gossips (`nodetool repair`).
+    /// The replication coordinator, when the node gossips (`repair`, `rebuild`, `cleanup`).
     pub coordinator: Option<Arc<mica_coordinator::Coordinator>>,
 }
 
@@ -125,6 +125,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .route(api::STOP_DAEMON, post(stop_daemon))
         .merge(crate::admin_ops::routes())
         .merge(crate::admin_repair::routes())
+        .merge(crate::admin_dc::routes())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such admin endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)

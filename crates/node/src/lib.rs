@@ -14,6 +14,7 @@
 
 mod activity;
 mod admin;
+mod admin_dc;
 mod admin_ops;
 mod admin_repair;
 mod cluster;

@@ -2,8 +2,10 @@
 //! print what Apache Cassandra's nodetool prints for the same verb ([`format`]). Used by `mica nodetool` and by
 //! the control plane's invokeCommand, so both show users the same output.
 
+pub mod dc;
 pub mod format;
 pub mod ops;
+pub mod render_dc;
 pub mod render_ops;
 pub mod repair;
 
@@ -194,12 +196,14 @@ pub fn run(client: &AdminClient, verb: &str, args: &[String]) -> Result<String, 
             .map(|_| String::new()),
         "stopdaemon" => client.post(api::STOP_DAEMON, None).map(|_| String::new()),
         "repair" => repair::run(client, args),
-        other => ops::run(client, other, args).unwrap_or_else(|| {
-            Err(NodetoolError::Usage(format!(
-                "nodetool: unknown or not yet supported command '{other}'; supported: {}",
-                [SUPPORTED, ops::VERBS].concat().join(", ")
-            )))
-        }),
+        other => ops::run(client, other, args)
+            .or_else(|| dc::run(client, other, args))
+            .unwrap_or_else(|| {
+                Err(NodetoolError::Usage(format!(
+                    "nodetool: unknown or not yet supported command '{other}'; supported: {}",
+                    [SUPPORTED, ops::VERBS, dc::VERBS].concat().join(", ")
+                )))
+            }),
     }
 }
 

@@ -53,10 +53,17 @@ pub const CASES: &[Case] = &[
     ),
     ("raw_counters", raw_cases::raw_counters),
     (
+        "remove_partitions_is_local_and_exact",
+        remove_cases::remove_partitions_is_local_and_exact,
+    ),
+    (
         "scan_raw_tombstone_partitions",
         raw_cases::scan_raw_tombstone_partitions,
     ),
 ];
+
+#[path = "conformance_remove.rs"]
+mod remove_cases;
 
 #[path = "conformance_raw.rs"]
 mod raw_cases;

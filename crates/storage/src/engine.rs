@@ -97,6 +97,12 @@ pub trait Engine: Send + Sync {
         now_seconds: i64,
     ) -> Result<RawPartitionStream>;
 
+    /// Physically removes every trace of the given partitions (data and deletions) from the local
+    /// table, durably before returning. Unlike a deletion this writes no tombstone that could
+    /// replicate: it is for `nodetool cleanup`, which drops partitions this node no longer
+    /// replicates. Keys that hold nothing are ignored.
+    fn remove_partitions(&self, table: TableId, keys: &[PartitionKey]) -> Result<()>;
+
     /// Durably stores a node metadata entry (synced before returning).
     fn put_meta(&self, key: &[u8], value: &[u8]) -> Result<()>;
     /// Reads a node metadata entry.

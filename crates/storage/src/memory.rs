@@ -502,6 +502,18 @@ impl Engine for MemoryEngine {
         Ok(())
     }
 
+    fn remove_partitions(&self, table: TableId, keys: &[PartitionKey]) -> Result<()> {
+        let mut state = self.write();
+        let t = state
+            .tables
+            .get_mut(&table)
+            .ok_or(StorageError::UnknownTable(table))?;
+        for key in keys {
+            t.partitions.remove(key);
+        }
+        Ok(())
+    }
+
     fn set_table_options(&self, table: TableId, options: TableOptions) -> Result<()> {
         let mut state = self.write();
         state

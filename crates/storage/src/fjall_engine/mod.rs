@@ -468,6 +468,34 @@ impl Engine for FjallEngine {
         self.sync_all()
     }
 
+    fn remove_partitions(&self, table: TableId, keys: &[PartitionKey]) -> Result<()> {
+        let handle = self.table(table)?;
+        self.inner.poison.check()?;
+        // Every entry of a partition starts with its self-delimiting prefix, so a prefix walk finds
+        // exactly that partition's entries; they go in batches so a huge partition never needs one
+        // huge batch (a crash midway leaves a part of a partition this node no longer replicates).
+        let mut batch = self.inner.db.batch();
+        let mut pending = 0usize;
+        for key in keys {
+            let mut pfx = Vec::with_capacity(key.key.len() + 16);
+            codec::partition_prefix(&mut pfx, key);
+            for entry in handle.ks.prefix(&pfx) {
+                let (k, _) = entry.into_inner()?;
+                batch.remove(&handle.ks, k);
+                pending += 1;
+                if pending >= PURGE_BATCH_ENTRIES {
+                    let full = std::mem::replace(&mut batch, self.inner.db.batch());
+                    full.commit().map_err(|e| self.write_error(e))?;
+                    pending = 0;
+                }
+            }
+        }
+        if pending > 0 {
+            batch.commit().map_err(|e| self.write_error(e))?;
+        }
+        self.sync_all()
+    }
+
     fn set_table_options(&self, table: TableId, options: TableOptions) -> Result<()> {
         let _ddl = lock(&self.inner.ddl_lock);
         let mut tables = self.inner.tables.write().map_err(|_| lock_error())?;
