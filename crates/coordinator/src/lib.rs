@@ -18,6 +18,7 @@ pub mod consistency;
 pub mod error;
 mod handlers;
 pub mod hints;
+pub mod movement;
 mod read;
 mod scan;
 pub mod stream;
@@ -105,14 +106,16 @@ impl Coordinator {
         settings: Arc<dyn Settings>,
     ) -> Arc<Coordinator> {
         handlers::register(&messaging, &storage);
-        Arc::new(Coordinator {
+        let coordinator = Arc::new(Coordinator {
             hints: hints::Hints::new(Arc::clone(&storage)),
             storage,
             messaging,
             topology,
             settings,
             read_repairs: AtomicU64::new(0),
-        })
+        });
+        movement::register(&coordinator);
+        coordinator
     }
 
     /// Hint counters.

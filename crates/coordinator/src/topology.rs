@@ -39,4 +39,10 @@ pub trait Topology: Send + Sync {
     fn ranges(&self, table: TableId) -> Option<Vec<TokenRange>>;
     /// Whether `addr` is currently up.
     fn is_alive(&self, addr: SocketAddr) -> bool;
+    /// The pending replicas of `token` in `table`'s keyspace: nodes that are joining or taking over a
+    /// leaving node's ranges. Writes go to them too (and wait for them, as Cassandra's block_for grows by
+    /// the pending count); reads never use them. Empty when no node is joining or leaving.
+    fn pending_replicas(&self, _table: TableId, _token: Token) -> Vec<Replica> {
+        Vec::new()
+    }
 }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 mod ops;
+mod topology;
 pub use ops::*;
+pub use topology::*;
 
 /// Path prefix of every endpoint (the version is part of the path so later versions can coexist).
 pub const PREFIX: &str = "/v1";

@@ -44,6 +44,8 @@ pub(crate) struct AdminState {
     pub settings: Arc<crate::settings::NodeSettings>,
     /// Stops the CQL listeners and connections without stopping the node (`nodetool drain`).
     pub native_stop: Arc<watch::Sender<bool>>,
+    /// Decommission and removenode (present with gossip and a coordinator).
+    pub movements: Option<Arc<crate::movement::Movements>>,
 }
 
 /// Reads the admin token from `path`, creating the file with a fresh random token (mode 0600) if it is missing.
@@ -122,6 +124,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .route(api::COMPACT, post(compact))
         .route(api::STOP_DAEMON, post(stop_daemon))
         .merge(crate::admin_ops::routes())
+        .merge(crate::admin_topology::routes())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such admin endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)

@@ -15,12 +15,14 @@
 mod activity;
 mod admin;
 mod admin_ops;
+mod admin_topology;
 mod cluster;
 mod cluster_watch;
 mod connection;
 pub mod errors;
 mod identity;
 mod maintenance;
+mod movement;
 mod node;
 mod replication;
 mod ring_probe;

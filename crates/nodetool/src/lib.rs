@@ -5,6 +5,7 @@
 pub mod format;
 pub mod ops;
 pub mod render_ops;
+pub mod topology_ops;
 
 use mica_node_admin_api as api;
 use serde::de::DeserializeOwned;
@@ -189,12 +190,14 @@ pub fn run(client: &AdminClient, verb: &str, args: &[String]) -> Result<String, 
             .post(api::COMPACT, Some(&tables(args)))
             .map(|_| String::new()),
         "stopdaemon" => client.post(api::STOP_DAEMON, None).map(|_| String::new()),
-        other => ops::run(client, other, args).unwrap_or_else(|| {
-            Err(NodetoolError::Usage(format!(
-                "nodetool: unknown or not yet supported command '{other}'; supported: {}",
-                [SUPPORTED, ops::VERBS].concat().join(", ")
-            )))
-        }),
+        other => ops::run(client, other, args)
+            .or_else(|| topology_ops::run(client, other, args))
+            .unwrap_or_else(|| {
+                Err(NodetoolError::Usage(format!(
+                    "nodetool: unknown or not yet supported command '{other}'; supported: {}",
+                    [SUPPORTED, ops::VERBS, topology_ops::VERBS].concat().join(", ")
+                )))
+            }),
     }
 }
 
