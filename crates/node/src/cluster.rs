@@ -156,6 +156,8 @@ pub(crate) fn status_lines(
     endpoints
         .iter()
         .filter(|e| e.status != NodeStatus::Left)
+        // A new node learning the ring before choosing tokens publishes no status and owns nothing yet.
+        .filter(|e| e.status != NodeStatus::Unknown || !e.tokens.is_empty())
         .filter_map(|e| {
             Some(api::PeerStatus {
                 address: e.address.ip().to_string(),

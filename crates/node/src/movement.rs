@@ -633,6 +633,31 @@ mod tests {
     }
 
     #[test]
+    fn bootstrap_is_decided_once_and_resumed_until_done() {
+        let yaml = "seed_provider:\n  - class_name: org.apache.cassandra.locator.SimpleSeedProvider\n    \
+                    parameters:\n      - seeds: \"127.0.0.1\"\n";
+        let config = NodeConfig::from_yaml_str(yaml, std::path::Path::new("/tmp"))
+            .unwrap()
+            .config;
+        let me = addr(2);
+        let seed = SocketAddr::from(([127, 0, 0, 1], config.storage_port));
+        let me = SocketAddr::new(me.ip(), config.storage_port);
+        // A seed never bootstraps.
+        let storage = mica_storage::MemoryEngine::new();
+        assert!(!bootstrap_needed(&storage, &config, seed, true).unwrap());
+        // A node that learned no ring has nothing to stream, and the decision sticks.
+        let storage = mica_storage::MemoryEngine::new();
+        assert!(!bootstrap_needed(&storage, &config, me, false).unwrap());
+        assert!(!bootstrap_needed(&storage, &config, me, true).unwrap());
+        // A first start into a ring bootstraps, and a restart before it finished resumes.
+        let storage = mica_storage::MemoryEngine::new();
+        assert!(bootstrap_needed(&storage, &config, me, true).unwrap());
+        assert!(bootstrap_needed(&storage, &config, me, false).unwrap());
+        storage.put_meta(BOOTSTRAP_KEY, BOOTSTRAP_DONE).unwrap();
+        assert!(!bootstrap_needed(&storage, &config, me, false).unwrap());
+    }
+
+    #[test]
     fn pieces_cover_the_whole_ring() {
         let a = TokenRing::from_nodes([(addr(1), &[-100_i64, 100][..])]).unwrap();
         let b = TokenRing::from_nodes([(addr(1), &[-100_i64, 100][..]), (addr(2), &[0_i64][..])]).unwrap();

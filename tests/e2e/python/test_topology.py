@@ -230,3 +230,43 @@ def test_removenode_of_a_killed_node(node_factory):
         assert set(acked) <= set(local_rows(n)), n.address
     forced = nodetool(n1, "removenode", "force", check=False)
     assert forced.returncode != 0 and "removenode" in forced.stderr
+
+
+def test_failed_bootstrap_stays_out_of_the_ring_and_resumes(node_factory):
+    nodes = start_cluster(node_factory, 3)
+    n1, n3 = nodes[0], nodes[2]
+    cluster, session = connect(nodes)
+    try:
+        # RF=1: the ranges of a dead node have no other replica to stream from.
+        session.execute("CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+        session.execute("CREATE TABLE ks.t (k int PRIMARY KEY, v text)")
+        session.cluster.control_connection.wait_for_schema_agreement(wait_time=30)
+        insert = session.prepare("INSERT INTO ks.t (k, v) VALUES (?, ?)")
+        acked = {}
+        for k in range(300):
+            session.execute(insert, (k, f"v{k}"))
+            acked[k] = f"v{k}"
+    finally:
+        cluster.shutdown()
+    # A clean stop (kill -9 could lose writes not yet synced by the periodic commit log).
+    n3.stop()
+    wait_for("n3 down", lambda: status_rows(n1)[n3.address][0].startswith("D"), timeout=60)
+
+    n4 = make_node(node_factory, "n4", n1)
+    try:
+        n4.start(timeout=60)
+        raise AssertionError("the bootstrap should have failed")
+    except RuntimeError as e:
+        # The dead source is either known down already or refuses the stream: either way a clear error.
+        assert "bootstrap failed" in str(e), str(e)
+        assert "no live replica" in str(e) or "Error during bootstrap" in str(e), str(e)
+    wait_for("n4 seen down", lambda: status_rows(n1).get(n4.address, ("?",))[0] in ("DJ", "?"), timeout=60)
+    assert status_rows(n1).get(n4.address, ("?",))[0] != "UN"
+
+    # With the source back, restarting the node resumes the bootstrap.
+    n3.start()
+    wait_for("n3 up", lambda: status_rows(n1)[n3.address][0] == "UN", timeout=60)
+    n4.start(timeout=120)
+    wait_for("n4 NORMAL", lambda: status_rows(n1)[n4.address][0] == "UN", timeout=60)
+    assert "Bootstrap completed" in n4.log()
+    check_complete([n1], acked)
