@@ -464,10 +464,39 @@ impl Gossiper {
         self.shared.messaging.clone()
     }
 
-    /// Announces the shutdown to live peers (STATUS `shutdown`) and stops.
+    /// Announces the shutdown to live peers (STATUS `shutdown`) and stops. A node that has left the ring or
+    /// is still bootstrapping stops silently (Cassandra's silent shutdown states): announcing `shutdown`
+    /// would turn it back into a ring member.
     pub fn stop(mut self) {
-        self.set_state(AppState::Status, "shutdown,true");
+        let status = self.shared.lock().local_state().status();
+        if !matches!(status, NodeStatus::Left | NodeStatus::Joining) {
+            self.set_state(AppState::Status, "shutdown,true");
+        }
         self.finish(Run::Stop);
+    }
+
+    /// Publishes `status` as the STATUS of another endpoint (`removenode`: Cassandra's `removed,<host id>`),
+    /// at a version above everything known of it so that every peer takes it, and marks it down. Returns
+    /// false when the endpoint is unknown or is this node.
+    pub fn set_remote_status(&self, address: SocketAddr, status: impl Into<String>) -> bool {
+        let mut inner = self.shared.lock();
+        if address == inner.local {
+            return false;
+        }
+        let Some(state) = inner.endpoints.get_mut(&address) else {
+            return false;
+        };
+        let version = state.max_version().saturating_add(1);
+        state.states.insert(
+            AppState::Status,
+            VersionedValue {
+                value: status.into(),
+                version,
+            },
+        );
+        inner.alive.remove(&address);
+        inner.detectors.remove(&address);
+        true
     }
 
     /// Stops at once without telling anyone, as a crashed node would; peers convict it through the

@@ -273,3 +273,38 @@ mod tls {
         assert_eq!(rogue_node.endpoints().len(), 1);
     }
 }
+
+#[test]
+fn a_removed_endpoint_state_spreads_and_a_left_node_stops_silently() {
+    let addrs: Vec<SocketAddr> = (1..=4).map(|n| addr(9, n)).collect();
+    let mut nodes: Vec<Gossiper> = addrs
+        .iter()
+        .zip(1u8..)
+        .map(|(a, n)| Gossiper::start(config("Remove", *a, addrs[0], n)).expect("start"))
+        .collect();
+    wait_until("convergence", CONVERGE_TIMEOUT, || {
+        nodes.iter().all(|g| all_up(g, &addrs))
+    });
+    // Node 4 leaves: it announces LEFT and stops without turning that into a shutdown.
+    let leaving = nodes.pop().expect("node 4");
+    leaving.set_state(AppState::Status, "LEFT");
+    wait_until("LEFT seen", CONVERGE_TIMEOUT, || {
+        find(&nodes[1].endpoints(), addrs[3]).is_some_and(|e| e.status == NodeStatus::Left)
+    });
+    leaving.stop();
+    // Node 3 dies; node 1 removes it, and node 2 learns the removal through gossip alone.
+    nodes.pop().expect("node 3").kill();
+    wait_until("node 3 down", CONVERGE_TIMEOUT, || {
+        find(&nodes[0].endpoints(), addrs[2]).is_some_and(|e| !e.alive)
+    });
+    assert!(nodes[0].set_remote_status(addrs[2], "removed,00000000-0000-0000-0000-000000000003"));
+    assert!(!nodes[0].set_remote_status(addrs[0], "removed"));
+    wait_until("removal seen", CONVERGE_TIMEOUT, || {
+        find(&nodes[1].endpoints(), addrs[2]).is_some_and(|e| e.status == NodeStatus::Left && !e.alive)
+    });
+    std::thread::sleep(INTERVAL * 10);
+    assert_eq!(
+        find(&nodes[1].endpoints(), addrs[3]).map(|e| e.status),
+        Some(NodeStatus::Left)
+    );
+}

@@ -104,6 +104,19 @@ impl Requirement {
         Requirement { level, needs }
     }
 
+    /// The requirement of a write that also goes to `pending` replicas: each need grows by the pending
+    /// replicas it admits, as Cassandra adds the pending count (of the relevant datacenter) to block_for so
+    /// that a range in motion keeps its guarantee on both the old and the new replica set.
+    pub fn with_pending(mut self, pending: &[Replica]) -> Requirement {
+        if self.level == ConsistencyLevel::Any {
+            return self;
+        }
+        for need in &mut self.needs {
+            need.count += pending.iter().filter(|r| need.admits(r)).count();
+        }
+        self
+    }
+
     /// The total number of acknowledgements required (Cassandra's `block_for`).
     pub fn block_for(&self) -> usize {
         self.needs.iter().map(|n| n.count).sum()
@@ -249,6 +262,31 @@ mod tests {
         assert!(!local.is_met(&[&reps[3], &reps[4], &reps[0]]));
         assert!(local.is_reachable(&[&reps[0]], &[&reps[1]]));
         assert!(!local.is_reachable(&[&reps[0]], &[&reps[3]]));
+    }
+
+    #[test]
+    fn pending_replicas_raise_block_for_where_they_count() {
+        let reps = vec![
+            replica(1, "dc1", true),
+            replica(2, "dc1", true),
+            replica(3, "dc1", true),
+        ];
+        let pending = vec![replica(4, "dc1", true)];
+        let quorum = Requirement::new(ConsistencyLevel::Quorum, &reps, "dc1").with_pending(&pending);
+        assert_eq!(quorum.block_for(), 3);
+        let one = Requirement::new(ConsistencyLevel::One, &reps, "dc1").with_pending(&pending);
+        assert_eq!(one.block_for(), 2);
+        let remote = vec![replica(5, "dc2", true)];
+        let local = Requirement::new(ConsistencyLevel::LocalQuorum, &reps, "dc1").with_pending(&remote);
+        assert_eq!(local.block_for(), 2);
+        let any = Requirement::new(ConsistencyLevel::Any, &reps, "dc1").with_pending(&pending);
+        assert_eq!(any.block_for(), 1);
+        let mut all: Vec<Replica> = reps.clone();
+        all.extend(pending.clone());
+        assert!(quorum.check_available(&all).is_ok());
+        all[3].alive = false;
+        all[2].alive = false;
+        assert!(quorum.check_available(&all).is_err());
     }
 
     #[test]

@@ -21,10 +21,11 @@ pub mod error;
 mod handlers;
 pub mod hints;
 pub mod merkle;
+pub mod movement;
 pub mod paxos;
 mod read;
-pub mod repair;
 pub mod rebuild;
+pub mod repair;
 mod scan;
 pub mod stream;
 pub mod topology;
@@ -125,7 +126,7 @@ impl Coordinator {
             topology.local_addr().hash(&mut h);
             h.finish()
         };
-        Arc::new(Coordinator {
+        let coordinator = Arc::new(Coordinator {
             paxos,
             paxos_clock: std::sync::atomic::AtomicI64::new(0),
             node_id,
@@ -135,7 +136,9 @@ impl Coordinator {
             topology,
             settings,
             read_repairs: AtomicU64::new(0),
-        })
+        });
+        movement::register(&coordinator);
+        coordinator
     }
 
     /// Hint counters.

@@ -43,4 +43,10 @@ pub trait Topology: Send + Sync {
     fn members(&self) -> Vec<Replica>;
     /// The ring members of datacenter `dc` that are up (this node included when it is in `dc`).
     fn live_nodes_in(&self, dc: &str) -> Vec<SocketAddr>;
+    /// The pending replicas of `token` in `table`'s keyspace: nodes that are joining or taking over a
+    /// leaving node's ranges. Writes go to them too (and wait for them, as Cassandra's block_for grows by
+    /// the pending count); reads never use them. Empty when no node is joining or leaving.
+    fn pending_replicas(&self, _table: TableId, _token: Token) -> Vec<Replica> {
+        Vec::new()
+    }
 }

@@ -16,7 +16,10 @@ use crate::{Coordinator, verbs};
 
 /// Mutations that share one replica set.
 struct Group {
+    /// The natural replicas first, then the pending ones.
     replicas: Vec<Replica>,
+    /// How many of `replicas` are natural.
+    natural: usize,
     mutations: Vec<Mutation>,
 }
 
@@ -65,14 +68,24 @@ impl Coordinator {
         let mut local_only = Vec::new();
         let mut groups: Vec<Group> = Vec::new();
         for m in mutations {
-            let Some(replicas) = self.topology.replicas(m.table, m.key.token) else {
+            let Some(mut replicas) = self.topology.replicas(m.table, m.key.token) else {
                 local_only.push(m);
                 continue;
             };
-            match groups.iter_mut().find(|g| same_nodes(&g.replicas, &replicas)) {
+            let natural = replicas.len();
+            for p in self.topology.pending_replicas(m.table, m.key.token) {
+                if !replicas.iter().any(|r| r.addr == p.addr) {
+                    replicas.push(p);
+                }
+            }
+            match groups
+                .iter_mut()
+                .find(|g| g.natural == natural && same_nodes(&g.replicas, &replicas))
+            {
                 Some(g) => g.mutations.push(m),
                 None => groups.push(Group {
                     replicas,
+                    natural,
                     mutations: vec![m],
                 }),
             }
@@ -80,7 +93,10 @@ impl Coordinator {
         let local_dc = self.topology.local_dc();
         let requirements: Vec<Requirement> = groups
             .iter()
-            .map(|g| Requirement::new(level, &g.replicas, &local_dc))
+            .map(|g| {
+                Requirement::new(level, &g.replicas[..g.natural], &local_dc)
+                    .with_pending(&g.replicas[g.natural..])
+            })
             .collect();
         // Nothing is sent when any partition cannot reach its consistency level, as in Cassandra.
         for (g, req) in groups.iter().zip(&requirements) {
@@ -105,7 +121,9 @@ impl Coordinator {
         req: Requirement,
         write_type: WriteType,
     ) -> Result<(), CoordinatorError> {
-        let Group { replicas, mutations } = group;
+        let Group {
+            replicas, mutations, ..
+        } = group;
         let payload = Arc::new(verbs::encode(&mutations)?);
         let mutations = Arc::new(mutations);
         let timeout = self.settings.write_timeout();

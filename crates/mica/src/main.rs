@@ -45,7 +45,8 @@ enum Command {
     Up(up::UpArgs),
     /// Run a nodetool command (status, info, describecluster, ring, version, tablestats, flush, compact, stopdaemon,
     /// describering, getendpoints, gossipinfo, get/settimeout, get/setcompactionthroughput, get/setstreamthroughput,
-    /// drain, snapshot, listsnapshots, clearsnapshot, tpstats, compactionstats, netstats, repair, rebuild, cleanup)
+    /// drain, snapshot, listsnapshots, clearsnapshot, tpstats, compactionstats, netstats, repair, rebuild, cleanup,
+    /// decommission, removenode)
     /// against a node's admin API, printing what Cassandra's nodetool prints.
     Nodetool(nodetool::NodetoolArgs),
     /// Run the control plane: the REST API, the reconciler and the nodes of every cluster.

@@ -14,6 +14,8 @@ pub use dc::*;
 pub use ops::*;
 mod repair;
 pub use repair::*;
+mod topology;
+pub use topology::*;
 
 /// Path prefix of every endpoint (the version is part of the path so later versions can coexist).
 pub const PREFIX: &str = "/v1";

@@ -46,6 +46,8 @@ pub(crate) struct AdminState {
     pub native_stop: Arc<watch::Sender<bool>>,
     /// The replication coordinator, when the node gossips (`repair`, `rebuild`, `cleanup`).
     pub coordinator: Option<Arc<mica_coordinator::Coordinator>>,
+    /// Decommission and removenode (present with gossip and a coordinator).
+    pub movements: Option<Arc<crate::movement::Movements>>,
 }
 
 /// Reads the admin token from `path`, creating the file with a fresh random token (mode 0600) if it is missing.
@@ -126,6 +128,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .merge(crate::admin_ops::routes())
         .merge(crate::admin_repair::routes())
         .merge(crate::admin_dc::routes())
+        .merge(crate::admin_topology::routes())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such admin endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)

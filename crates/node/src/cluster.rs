@@ -44,6 +44,7 @@ pub(crate) fn start(
     local: &LocalInfo,
     listen: IpAddr,
     engine: &Arc<QueryEngine>,
+    status: NodeStatus,
 ) -> Result<Option<Arc<Gossiper>>, NodeError> {
     let me = SocketAddr::new(local.broadcast_address, config.storage_port);
     let seeds = seed_addresses(config)?;
@@ -75,7 +76,7 @@ pub(crate) fn start(
             AppState::NativeAddressAndPort,
             SocketAddr::new(local.rpc_address, local.native_port).to_string(),
         ),
-        (AppState::Status, NodeStatus::Normal.as_str().to_owned()),
+        (AppState::Status, status.as_str().to_owned()),
     ];
     let gossiper = match Gossiper::start(gossip) {
         Ok(g) => Arc::new(g),
@@ -136,7 +137,13 @@ pub(crate) fn status_lines(
     strategy: Option<&ReplicationStrategy>,
 ) -> Vec<api::PeerStatus> {
     let endpoints = gossiper.endpoints();
-    let ring = TokenRing::from_nodes(endpoints.iter().map(|e| (e.address, e.tokens.as_slice())));
+    // Nodes that left own nothing any more.
+    let ring = TokenRing::from_nodes(
+        endpoints
+            .iter()
+            .filter(|e| e.status != NodeStatus::Left)
+            .map(|e| (e.address, e.tokens.as_slice())),
+    );
     let locations: BTreeMap<SocketAddr, Location> = endpoints
         .iter()
         .filter_map(|e| Some((e.address, Location::new(e.dc.clone()?, e.rack.clone()?))))
@@ -149,6 +156,8 @@ pub(crate) fn status_lines(
     endpoints
         .iter()
         .filter(|e| e.status != NodeStatus::Left)
+        // A new node learning the ring before choosing tokens publishes no status and owns nothing yet.
+        .filter(|e| e.status != NodeStatus::Unknown || !e.tokens.is_empty())
         .filter_map(|e| {
             Some(api::PeerStatus {
                 address: e.address.ip().to_string(),

@@ -11,6 +11,11 @@ const HOST_ID_KEY: &[u8] = b"node/host_id";
 /// Metadata key of the tokens, stored as comma-separated decimal text.
 const TOKENS_KEY: &[u8] = b"node/tokens";
 
+/// Whether this node has saved tokens (it has started before).
+pub(crate) fn has_tokens(storage: &dyn Engine) -> Result<bool, NodeError> {
+    Ok(storage.get_meta(TOKENS_KEY)?.is_some())
+}
+
 /// Host id and tokens of this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {

@@ -45,6 +45,8 @@ pub enum NodeError {
     Query(#[from] QueryError),
     #[error("corrupt node metadata: {0}")]
     CorruptMetadata(String),
+    #[error("bootstrap failed: {0}")]
+    Bootstrap(String),
     #[error("cannot listen for CQL clients on {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -86,19 +88,29 @@ impl Node {
             config.commitlog_directory.display()
         )))?;
         let storage = Arc::new(FjallEngine::open(engine_config(config, data_dir.clone()))?);
+        let first_start = !crate::identity::has_tokens(storage.as_ref())?;
+        let ring_learned = std::cell::Cell::new(false);
         let identity = Identity::load_or_create_with(
             storage.as_ref(),
             config.num_tokens,
             &config.initial_tokens(),
             |host_id| {
-                crate::ring_probe::allocate(
+                let tokens = crate::ring_probe::allocate(
                     config,
                     addresses.broadcast,
                     addresses.listen,
                     &loaded.rackdc.dc,
                     host_id,
-                )
+                );
+                ring_learned.set(tokens.is_some());
+                tokens
             },
+        )?;
+        let bootstrap = crate::movement::bootstrap_needed(
+            storage.as_ref(),
+            config,
+            SocketAddr::new(addresses.broadcast, config.storage_port),
+            first_start && ring_learned.get(),
         )?;
 
         let password_auth = config.authenticator.simple_name() == PASSWORD_AUTHENTICATOR;
@@ -137,7 +149,13 @@ impl Node {
         }));
 
         let settings = Arc::new(crate::settings::NodeSettings::from_config(config));
-        let gossip = crate::cluster::start(config, &local, addresses.listen, &engine)?;
+        // A bootstrapping node gossips BOOT until it has streamed its ranges (Cassandra's JOINING).
+        let initial_status = if bootstrap {
+            mica_cluster::NodeStatus::Joining
+        } else {
+            mica_cluster::NodeStatus::Normal
+        };
+        let gossip = crate::cluster::start(config, &local, addresses.listen, &engine, initial_status)?;
         let coordinator = match &gossip {
             Some(g) => Some(
                 crate::replication::start(config, g, &engine, storage_dyn, &settings)
@@ -145,6 +163,7 @@ impl Node {
             ),
             None => None,
         };
+
         let (cluster_events, _) = broadcast::channel(EVENT_QUEUE);
 
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -165,6 +184,11 @@ impl Node {
             ),
             None => None,
         };
+        // The native transport opens only once the node has joined, so it is never a replica clients read
+        // (the cluster watch runs first: it brings the schema the node streams tables of).
+        if bootstrap && let (Some(g), Some(c)) = (&gossip, &coordinator) {
+            crate::movement::bootstrap(g, &engine, c, storage.as_ref())?;
+        }
         let mut native_address = None;
         let mut workers = Vec::new();
         if config.start_native_transport {
@@ -224,6 +248,16 @@ impl Node {
                 settings: settings.clone(),
                 native_stop: native_stop.clone(),
                 coordinator: coordinator.clone(),
+                movements: match (&gossip, &coordinator) {
+                    (Some(g), Some(c)) => Some(crate::movement::Movements::new(
+                        g.clone(),
+                        engine.clone(),
+                        c.clone(),
+                        stop.clone(),
+                        native_stop.clone(),
+                    )),
+                    _ => None,
+                },
             });
             let bind = SocketAddr::new(host, config.mica.admin_port);
             let (address, thread) =

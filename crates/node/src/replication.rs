@@ -50,6 +50,9 @@ struct Snapshot {
     tables: HashMap<TableId, String>,
     /// Keyspace placements, computed on first use.
     placements: Mutex<HashMap<String, Arc<Placement>>>,
+    /// The ring once the nodes now joining or leaving have done so (`None` when none is): the source of
+    /// pending replicas.
+    future: Option<TokenRing<SocketAddr>>,
     fingerprint: String,
 }
 
@@ -119,8 +122,11 @@ impl GossipTopology {
             })
             .collect();
         let ring = TokenRing::from_nodes(members.iter().map(|e| (e.address, e.tokens.as_slice()))).ok();
-        let locations = members
+        let future = crate::movement::future_ring(&endpoints);
+        // Joining nodes need a location too: they are pending replicas.
+        let locations = endpoints
             .iter()
+            .filter(|e| !e.tokens.is_empty())
             .filter_map(|e| Some((e.address, Location::new(e.dc.clone()?, e.rack.clone()?))))
             .collect();
         let alive = endpoints
@@ -142,6 +148,7 @@ impl GossipTopology {
             alive,
             tables,
             placements: Mutex::new(HashMap::new()),
+            future,
             fingerprint,
         };
         if let Ok(mut s) = self.snapshot.write() {
@@ -294,6 +301,30 @@ impl Topology for GossipTopology {
             })
             .map(|(a, _)| *a)
             .collect()
+    }
+
+    fn pending_replicas(&self, table: TableId, token: Token) -> Vec<Replica> {
+        let snapshot = self.snapshot();
+        let (Some(future), Some(keyspace)) = (&snapshot.future, snapshot.tables.get(&table)) else {
+            return Vec::new();
+        };
+        let Some(placement) = self.placement(&snapshot, keyspace) else {
+            return Vec::new();
+        };
+        let Some(strategy) = self
+            .engine
+            .upgrade()
+            .and_then(|e| crate::cluster::strategy_of(&e.schema().keyspace(keyspace)?.replication))
+        else {
+            return Vec::new();
+        };
+        let natural = placement.replicas_of(token.0);
+        let pending: Vec<SocketAddr> = strategy
+            .replicas(future, &snapshot.locations, token.0)
+            .into_iter()
+            .filter(|a| !natural.contains(a))
+            .collect();
+        self.describe(&snapshot, &pending)
     }
 }
 

@@ -62,7 +62,7 @@ pub(crate) fn allocate(
     probe.kill();
     let endpoints: Vec<&EndpointInfo> = view
         .iter()
-        .filter(|e| !e.is_local && !e.tokens.is_empty())
+        .filter(|e| !e.is_local && !e.tokens.is_empty() && e.status != mica_cluster::NodeStatus::Left)
         .collect();
     if endpoints.is_empty() {
         tracing::info!("no ring learned from the seeds; choosing random tokens");

@@ -8,6 +8,7 @@ pub mod ops;
 pub mod render_dc;
 pub mod render_ops;
 pub mod repair;
+pub mod topology_ops;
 
 use mica_node_admin_api as api;
 use serde::de::DeserializeOwned;
@@ -198,10 +199,13 @@ pub fn run(client: &AdminClient, verb: &str, args: &[String]) -> Result<String, 
         "repair" => repair::run(client, args),
         other => ops::run(client, other, args)
             .or_else(|| dc::run(client, other, args))
+            .or_else(|| topology_ops::run(client, other, args))
             .unwrap_or_else(|| {
                 Err(NodetoolError::Usage(format!(
                     "nodetool: unknown or not yet supported command '{other}'; supported: {}",
-                    [SUPPORTED, ops::VERBS, dc::VERBS].concat().join(", ")
+                    [SUPPORTED, ops::VERBS, dc::VERBS, topology_ops::VERBS]
+                        .concat()
+                        .join(", ")
                 )))
             }),
     }
