@@ -352,6 +352,88 @@ pub fn allocate_tokens<N: Clone + Ord>(
     chosen.into_iter().collect()
 }
 
+/// How many improvement rounds [`refine_for_replication`] runs at most.
+const REFINE_ROUNDS: usize = 8;
+
+/// Moves a joiner's `tokens` (from [`allocate_tokens`]) so that ownership *with `rf` replicas* — what
+/// `nodetool status <keyspace>` shows — is balanced, not only primary ownership, as Cassandra's
+/// `allocate_tokens_for_local_replication_factor` does. Replicas are placed as SimpleStrategy would (the
+/// next `rf` distinct nodes clockwise), which is NetworkTopologyStrategy within one datacenter and rack.
+/// Greedy local search: each token in turn moves to a quarter point of whichever range most reduces the
+/// largest deviation from the mean; existing nodes keep their tokens.
+pub fn refine_for_replication<N: Clone + Ord>(
+    ring: &TokenRing<N>,
+    joiner: &N,
+    tokens: Vec<i64>,
+    rf: usize,
+    taken: &BTreeSet<i64>,
+) -> Vec<i64> {
+    let nodes = ring.nodes().len() + 1;
+    if rf <= 1 || nodes <= rf || tokens.is_empty() {
+        return tokens;
+    }
+    let strategy = ReplicationStrategy::Simple {
+        replication_factor: rf,
+    };
+    let locations = BTreeMap::new();
+    let score = |tokens: &[i64]| -> Option<(u64, u64)> {
+        let entries = ring
+            .entries()
+            .iter()
+            .cloned()
+            .chain(tokens.iter().map(|t| (*t, joiner.clone())));
+        let combined = TokenRing::new(entries).ok()?;
+        let owns = strategy.effective_ownership(&combined, &locations);
+        let mean = owns.values().sum::<f64>() / owns.len() as f64;
+        let worst = owns.values().map(|o| (o - mean).abs() / mean).fold(0.0, f64::max);
+        let spread = owns.values().map(|o| ((o - mean) / mean).powi(2)).sum::<f64>();
+        // Compared as integers: parts per million of the worst deviation, then of the spread.
+        Some(((worst * 1e6) as u64, (spread * 1e6) as u64))
+    };
+    let mut current = tokens;
+    let Some(mut best) = score(&current) else {
+        return current;
+    };
+
+    for _ in 0..REFINE_ROUNDS {
+        let mut improved = false;
+        for i in 0..current.len() {
+            let mut others: Vec<i64> = ring.entries().iter().map(|(t, _)| *t).collect();
+            others.extend(
+                current
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, t)| *t),
+            );
+            others.sort_unstable();
+            for w in 0..others.len() {
+                let (start, end) = (others[w], others[(w + 1) % others.len()]);
+                for quarter in 1..=3u128 {
+                    let point = start.wrapping_add((range_size(start, end) * quarter / 4) as u64 as i64);
+                    if point == i64::MIN || taken.contains(&point) || current.contains(&point) {
+                        continue;
+                    }
+                    let mut candidate = current.clone();
+                    candidate[i] = point;
+                    if let Some(s) = score(&candidate)
+                        && s < best
+                    {
+                        best = s;
+                        current = candidate;
+                        improved = true;
+                    }
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+    current.sort_unstable();
+    current
+}
+
 #[cfg(test)]
 mod tests {
     use rand::rngs::StdRng;
@@ -538,6 +620,42 @@ mod tests {
     }
 
     /// Joins nodes one by one and checks after each join that every node owns within 20% of the mean.
+    #[test]
+    fn replication_aware_allocation_balances_effective_ownership() {
+        // A cluster grown from its first node (evenly spaced tokens), one node at a time, as `mica node`
+        // allocates on a first start: every node within ±20% of the mean effective ownership.
+        for (num_tokens, rf) in [(8, 2), (8, 3), (16, 3)] {
+            {
+                let ring = TokenRing::<u32>::default();
+                let mut entries: Vec<(i64, u32)> = allocate_tokens(&ring, num_tokens, &BTreeSet::new())
+                    .into_iter()
+                    .map(|t| (t, 0))
+                    .collect();
+                for node in 1..6u32 {
+                    let ring = TokenRing::new(entries.clone()).unwrap();
+                    let taken: BTreeSet<i64> = entries.iter().map(|e| e.0).collect();
+                    let primary = allocate_tokens(&ring, num_tokens, &taken);
+                    let tokens = refine_for_replication(&ring, &node, primary, rf, &taken);
+                    assert_eq!(tokens.len(), num_tokens);
+                    entries.extend(tokens.into_iter().map(|t| (t, node)));
+                    let combined = TokenRing::new(entries.clone()).unwrap();
+                    let owns = ReplicationStrategy::Simple {
+                        replication_factor: rf,
+                    }
+                    .effective_ownership(&combined, &BTreeMap::new());
+                    let mean = owns.values().sum::<f64>() / owns.len() as f64;
+                    for (n, o) in &owns {
+                        assert!(
+                            (o / mean - 1.0).abs() <= 0.2,
+                            "{num_tokens} tokens, {} nodes, rf {rf}: node {n} owns {o:.3}, mean {mean:.3}",
+                            node + 1
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn allocation_keeps_ownership_balanced_as_nodes_join() {
         for_seeds(60, |rng| {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use mica_cluster::ring::{TokenRing, allocate_tokens};
+use mica_cluster::ring::{TokenRing, allocate_tokens, refine_for_replication};
 use mica_cluster::{AppState, EndpointInfo, GossipConfig, GossipTls, Gossiper};
 use mica_config::{NodeConfig, TlsMode};
 use uuid::Uuid;
@@ -16,6 +16,8 @@ use uuid::Uuid;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The ring counts as learned once the known nodes and their tokens stayed the same this long.
 const PROBE_STABLE: Duration = Duration::from_millis(1500);
+/// The replication factor token allocation balances for when cassandra.yaml names none.
+const DEFAULT_ALLOCATION_RF: u32 = 3;
 /// How often the probe looks at what gossip learned.
 const PROBE_POLL: Duration = Duration::from_millis(100);
 
@@ -73,8 +75,15 @@ pub(crate) fn allocate(
         .iter()
         .filter(|e| e.dc.as_deref() == Some(dc))
         .map(|e| (e.address, e.tokens.as_slice()));
+    // Cassandra 4.1's cassandra.yaml asks for balance at three replicas per datacenter.
+    let rf = config
+        .allocate_tokens_for_local_replication_factor
+        .unwrap_or(DEFAULT_ALLOCATION_RF) as usize;
     let tokens = match TokenRing::from_nodes(local_dc) {
-        Ok(ring) => allocate_tokens(&ring, config.num_tokens as usize, &taken),
+        Ok(ring) => {
+            let primary = allocate_tokens(&ring, config.num_tokens as usize, &taken);
+            refine_for_replication(&ring, &me, primary, rf, &taken)
+        }
         // A new datacenter: its first node spreads its tokens evenly, avoiding the other DCs' tokens.
         Err(_) => allocate_tokens(
             &TokenRing::from_nodes(std::iter::empty::<(SocketAddr, &[i64])>()).ok()?,
