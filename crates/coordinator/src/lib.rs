@@ -58,7 +58,14 @@ pub trait Settings: Send + Sync {
     fn hints_enabled(&self) -> bool;
     /// `stream_throughput_outbound` in bytes per second (0: unthrottled).
     fn stream_throughput_bytes_per_second(&self) -> u64;
+    /// `max_hint_window`: no hints are stored for a node down longer than this.
+    fn max_hint_window(&self) -> Duration {
+        DEFAULT_MAX_HINT_WINDOW
+    }
 }
+
+/// Cassandra's default `max_hint_window` (three hours).
+pub const DEFAULT_MAX_HINT_WINDOW: Duration = Duration::from_secs(3 * 3600);
 
 /// Cassandra's default timeouts, with hints on.
 #[derive(Debug, Clone, Copy, Default)]
@@ -139,6 +146,16 @@ impl Coordinator {
         });
         movement::register(&coordinator);
         coordinator
+    }
+
+    /// Whether a write `addr` missed becomes a hint: hints are on and the node has not been down longer
+    /// than `max_hint_window` (after that, repair brings it up to date, as in Cassandra).
+    pub(crate) fn should_hint(&self, addr: std::net::SocketAddr) -> bool {
+        self.settings.hints_enabled()
+            && self
+                .topology
+                .down_for(addr)
+                .is_none_or(|down| down < self.settings.max_hint_window())
     }
 
     /// Hint counters.

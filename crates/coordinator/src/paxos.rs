@@ -462,7 +462,7 @@ impl Coordinator {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         for (i, r) in replicas.iter().enumerate() {
             if !r.alive {
-                if self.settings.hints_enabled()
+                if self.should_hint(r.addr)
                     && let Ok(payload) = verbs::encode(&*update)
                 {
                     self.hints.store(r.addr, &payload).await;

@@ -39,6 +39,10 @@ pub trait Topology: Send + Sync {
     fn ranges(&self, table: TableId) -> Option<Vec<TokenRange>>;
     /// Whether `addr` is currently up.
     fn is_alive(&self, addr: SocketAddr) -> bool;
+    /// How long `addr` has been down, as far as this node saw it go down; `None` when up or unknown.
+    fn down_for(&self, _addr: SocketAddr) -> Option<std::time::Duration> {
+        None
+    }
     /// Every ring member, up or down (node-wide data such as roles goes to all of them).
     fn members(&self) -> Vec<Replica>;
     /// The ring members of datacenter `dc` that are up (this node included when it is in `dc`).

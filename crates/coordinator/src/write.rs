@@ -135,7 +135,7 @@ impl Coordinator {
         let mut hinted = 0;
         for (i, replica) in replicas.iter().enumerate() {
             if !replica.alive {
-                if self.settings.hints_enabled() {
+                if self.should_hint(replica.addr) {
                     self.hints.store(replica.addr, &payload).await;
                     hinted += 1;
                 }
@@ -237,7 +237,7 @@ impl Coordinator {
             }
             Err(e) => {
                 tracing::debug!("replica {addr} missed a write ({e}); storing a hint");
-                if self.settings.hints_enabled() {
+                if self.should_hint(addr) {
                     self.hints.store(addr, payload).await;
                 }
                 Err(true)
@@ -264,7 +264,7 @@ impl Coordinator {
                     if r.alive {
                         // A failure leaves a hint behind (send_mutation), so there is nothing more to do here.
                         let _ = self.send_mutation(r.addr, &payload, timeout).await;
-                    } else if self.settings.hints_enabled() {
+                    } else if self.should_hint(r.addr) {
                         self.hints.store(r.addr, &payload).await;
                     }
                 }

@@ -85,6 +85,10 @@ impl Topology for Fixed {
     fn members(&self) -> Vec<Replica> {
         self.replica_list()
     }
+    fn down_for(&self, addr: SocketAddr) -> Option<Duration> {
+        // Down nodes in these tests have been down for an hour.
+        (!self.is_alive(addr)).then_some(Duration::from_secs(3600))
+    }
     fn live_nodes_in(&self, _dc: &str) -> Vec<SocketAddr> {
         self.nodes.iter().copied().filter(|a| self.is_alive(*a)).collect()
     }
@@ -438,4 +442,53 @@ fn paxos_serializes_competing_transactions_across_coordinators() {
             "{value} with {unknown} unknown outcomes"
         );
     }
+}
+
+/// Hints on, but a `max_hint_window` of ten minutes.
+struct ShortWindow;
+
+impl mica_coordinator::Settings for ShortWindow {
+    fn write_timeout(&self) -> Duration {
+        Duration::from_secs(2)
+    }
+    fn read_timeout(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+    fn range_timeout(&self) -> Duration {
+        Duration::from_secs(10)
+    }
+    fn hints_enabled(&self) -> bool {
+        true
+    }
+    fn stream_throughput_bytes_per_second(&self) -> u64 {
+        0
+    }
+    fn max_hint_window(&self) -> Duration {
+        Duration::from_secs(600)
+    }
+}
+
+#[test]
+fn no_hints_for_a_node_down_longer_than_max_hint_window() {
+    let addrs: Vec<SocketAddr> = (1..=3).map(|n| addr(6, n)).collect();
+    let down = Arc::new(Mutex::new(vec![addrs[2]]));
+    let (gossiper, storage, default_coord) = start_node(addrs[0], &addrs, &down);
+    drop(default_coord);
+    let peers: Vec<_> = addrs[1..].iter().map(|&a| start_node(a, &addrs, &down)).collect();
+    let coord = Coordinator::new(
+        storage.clone() as Arc<dyn Engine>,
+        gossiper.messaging(),
+        Arc::new(Fixed {
+            local: addrs[0],
+            nodes: addrs.clone(),
+            down: Arc::clone(&down),
+        }),
+        Arc::new(ShortWindow),
+    );
+    runtime()
+        .block_on(coord.write(vec![row(4, "d", 1)], ConsistencyLevel::Quorum, WriteType::Simple))
+        .expect("quorum of two live replicas");
+    // The default window (3 h) would have hinted the node down for an hour; ten minutes does not.
+    assert_eq!(coord.hint_stats().stored, 0);
+    assert_eq!(local_value(&peers[0].1, 4).as_deref(), Some("d"));
 }

@@ -63,6 +63,8 @@ pub(crate) struct GossipTopology {
     gossiper: Weak<Gossiper>,
     engine: Weak<QueryEngine>,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// When each node currently down was first seen down (for `max_hint_window`).
+    down_since: Mutex<HashMap<SocketAddr, std::time::Instant>>,
 }
 
 impl GossipTopology {
@@ -73,6 +75,7 @@ impl GossipTopology {
             gossiper: Arc::downgrade(gossiper),
             engine: Arc::downgrade(engine),
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            down_since: Mutex::new(HashMap::new()),
         });
         topology.refresh();
         topology
@@ -91,6 +94,16 @@ impl GossipTopology {
             return;
         };
         let endpoints = gossiper.endpoints();
+        if let Ok(mut down) = self.down_since.lock() {
+            let now = std::time::Instant::now();
+            for e in &endpoints {
+                if e.alive {
+                    down.remove(&e.address);
+                } else {
+                    down.entry(e.address).or_insert(now);
+                }
+            }
+        }
         let schema = engine.schema();
         let mut fingerprint = schema.version.to_string();
         for e in &endpoints {
@@ -222,8 +235,8 @@ impl GossipTopology {
 }
 
 /// System keyspaces whose data stays on each node: roles and permissions reach every node by broadcast
-/// instead (`DataPlane::broadcast`); traces and repair history are node-local in Mica.
-const NODE_LOCAL_KEYSPACES: &[&str] = &["system_auth", "system_traces", "system_distributed"];
+/// instead (`DataPlane::broadcast`). system_traces and system_distributed replicate by their strategies.
+const NODE_LOCAL_KEYSPACES: &[&str] = &["system_auth"];
 
 /// User keyspaces with a ring strategy replicate; system keyspaces and LocalStrategy stay on each node.
 fn is_replicated(ks: &mica_schema::KeyspaceDef) -> bool {
@@ -289,6 +302,14 @@ impl Topology for GossipTopology {
         let snapshot = self.snapshot();
         let addrs: Vec<SocketAddr> = snapshot.locations.keys().copied().collect();
         self.describe(&snapshot, &addrs)
+    }
+
+    fn down_for(&self, addr: SocketAddr) -> Option<Duration> {
+        self.down_since
+            .lock()
+            .ok()?
+            .get(&addr)
+            .map(|since| since.elapsed())
     }
 
     fn live_nodes_in(&self, dc: &str) -> Vec<SocketAddr> {
@@ -605,6 +626,7 @@ impl Iterator for PagedScan {
 struct CoordinatorSettings {
     node: Arc<NodeSettings>,
     hints_enabled: bool,
+    max_hint_window: Duration,
 }
 
 impl mica_coordinator::Settings for CoordinatorSettings {
@@ -626,6 +648,10 @@ impl mica_coordinator::Settings for CoordinatorSettings {
 
     fn stream_throughput_bytes_per_second(&self) -> u64 {
         self.node.stream_throughput_bytes_per_second()
+    }
+
+    fn max_hint_window(&self) -> Duration {
+        self.max_hint_window
     }
 }
 
@@ -713,6 +739,7 @@ pub(crate) fn start(
     let settings = Arc::new(CoordinatorSettings {
         node: Arc::clone(settings),
         hints_enabled: config.hinted_handoff_enabled,
+        max_hint_window: config.max_hint_window,
     });
     let coordinator = Coordinator::new(
         Arc::clone(&storage),

@@ -288,8 +288,14 @@ impl QueryEngine {
                 now_seconds,
             )?);
         }
-        self.storage.apply(mutations)?.await?;
-        Ok(())
+        // Traces replicate like any table of system_traces (SimpleStrategy RF 2), written at ANY as
+        // Cassandra writes them: the session must never wait on a slow replica.
+        self.write_mutations(
+            mutations,
+            mica_cql_protocol::Consistency::Any,
+            mica_cql_protocol::WriteType::Simple,
+        )
+        .await
     }
 }
 
