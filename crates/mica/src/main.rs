@@ -46,7 +46,7 @@ enum Command {
     /// Run a nodetool command (status, info, describecluster, ring, version, tablestats, flush, compact, stopdaemon,
     /// describering, getendpoints, gossipinfo, get/settimeout, get/setcompactionthroughput, get/setstreamthroughput,
     /// drain, snapshot, listsnapshots, clearsnapshot, tpstats, compactionstats, netstats, repair, rebuild, cleanup,
-    /// decommission, removenode)
+    /// decommission, removenode, proxyhistograms, tablehistograms)
     /// against a node's admin API, printing what Cassandra's nodetool prints.
     Nodetool(nodetool::NodetoolArgs),
     /// Run the control plane: the REST API, the reconciler and the nodes of every cluster.

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 mod dc;
+mod histograms;
+pub use histograms::*;
 mod ops;
 pub use dc::*;
 pub use ops::*;

@@ -30,6 +30,8 @@ const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 pub(crate) struct AdminState {
     pub engine: Arc<QueryEngine>,
     pub storage: Arc<dyn Engine>,
+    /// Local read and write latencies per table (`nodetool tablehistograms`).
+    pub table_metrics: Arc<mica_storage::metrics::TableMetrics>,
     pub local: LocalInfo,
     pub native_address: Option<SocketAddr>,
     pub data_dir: PathBuf,
@@ -129,6 +131,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .merge(crate::admin_repair::routes())
         .merge(crate::admin_dc::routes())
         .merge(crate::admin_topology::routes())
+        .merge(crate::admin_histograms::routes())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such admin endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)

@@ -138,7 +138,13 @@ impl Node {
             password_auth,
             authorization,
         };
-        let storage_dyn: Arc<dyn Engine> = storage.clone();
+        // Local reads and writes of the query engine and the coordinator are timed per table
+        // (`nodetool tablehistograms`).
+        let table_metrics = Arc::new(mica_storage::metrics::TableMetrics::default());
+        let storage_dyn: Arc<dyn Engine> = Arc::new(mica_storage::metrics::MeteredEngine::new(
+            storage.clone(),
+            table_metrics.clone(),
+        ));
         let engine = QueryEngine::open(Arc::clone(&storage_dyn), local.clone())?;
 
         let (events, _) = broadcast::channel(EVENT_QUEUE);
@@ -237,6 +243,7 @@ impl Node {
             let state = Arc::new(crate::admin::AdminState {
                 engine: engine.clone(),
                 storage: storage.clone(),
+                table_metrics: table_metrics.clone(),
                 local: local.clone(),
                 native_address,
                 data_dir: data_dir.clone(),

@@ -4,6 +4,7 @@
 
 pub mod dc;
 pub mod format;
+pub mod histograms;
 pub mod ops;
 pub mod render_dc;
 pub mod render_ops;
@@ -200,12 +201,19 @@ pub fn run(client: &AdminClient, verb: &str, args: &[String]) -> Result<String, 
         other => ops::run(client, other, args)
             .or_else(|| dc::run(client, other, args))
             .or_else(|| topology_ops::run(client, other, args))
+            .or_else(|| histograms::run(client, other, args))
             .unwrap_or_else(|| {
                 Err(NodetoolError::Usage(format!(
                     "nodetool: unknown or not yet supported command '{other}'; supported: {}",
-                    [SUPPORTED, ops::VERBS, dc::VERBS, topology_ops::VERBS]
-                        .concat()
-                        .join(", ")
+                    [
+                        SUPPORTED,
+                        ops::VERBS,
+                        dc::VERBS,
+                        topology_ops::VERBS,
+                        histograms::VERBS,
+                    ]
+                    .concat()
+                    .join(", ")
                 )))
             }),
     }

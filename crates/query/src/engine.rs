@@ -74,6 +74,8 @@ pub struct QueryEngine {
     pub(crate) peers: crate::peers::Peers,
     /// Replicated reads and writes of user tables, once the node joined a cluster.
     pub(crate) data: std::sync::OnceLock<Arc<dyn crate::DataPlane>>,
+    /// Client request latencies (`nodetool proxyhistograms`).
+    pub(crate) latencies: crate::metrics::ProxyLatencies,
     /// This engine, for moving a distributed read onto a blocking thread.
     me: std::sync::Weak<QueryEngine>,
 }
@@ -117,6 +119,11 @@ impl QueryEngine {
         self.data.get().filter(|d| d.is_distributed(keyspace))
     }
 
+    /// Client request latencies since the node started (`nodetool proxyhistograms`).
+    pub fn latencies(&self) -> &crate::metrics::ProxyLatencies {
+        &self.latencies
+    }
+
     /// Writes user mutations: through the data plane in a cluster, else to local storage.
     pub(crate) async fn write_mutations(
         &self,
@@ -124,6 +131,7 @@ impl QueryEngine {
         consistency: mica_cql_protocol::Consistency,
         write_type: mica_cql_protocol::WriteType,
     ) -> Result<()> {
+        let _latency = self.latencies.write.timer();
         match self.data.get() {
             Some(data) => data.write(mutations, consistency, write_type).await,
             None => Ok(self.storage.apply(mutations)?.await?),
@@ -171,6 +179,7 @@ impl QueryEngine {
             lwt: crate::lwt::LwtState::default(),
             peers: crate::peers::Peers::default(),
             data: std::sync::OnceLock::new(),
+            latencies: crate::metrics::ProxyLatencies::default(),
             me: me.clone(),
         });
         if engine.local.password_auth
@@ -371,6 +380,7 @@ impl QueryEngine {
             .iter()
             .any(|(s, ..)| crate::cas::is_conditional(&s.statement.kind))
         {
+            let _latency = self.latencies.cas_write.timer();
             return self.execute_cas_batch(&children, batch).await;
         }
         for (statement, scoped, binds) in &children {
@@ -468,6 +478,7 @@ impl QueryEngine {
         }
         let binds = crate::values::Binds { values };
         if crate::cas::is_conditional(&statement.kind) {
+            let _latency = self.latencies.cas_write.timer();
             return self
                 .execute_conditional(state, &statement.kind, binds, params)
                 .await;

@@ -19,6 +19,7 @@ mod index;
 mod json_insert;
 mod lwt;
 mod markers;
+pub mod metrics;
 mod modify;
 mod peers;
 mod read;

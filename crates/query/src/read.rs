@@ -854,6 +854,7 @@ pub(crate) fn execute(
     paging_state: Option<&[u8]>,
     consistency: Option<mica_cql_protocol::Consistency>,
 ) -> Result<QueryResult> {
+    let started = std::time::Instant::now();
     let now_seconds = mica_types::now_seconds();
     let schema = engine.schema();
     let udt = udt_lookup(&schema, &table.keyspace);
@@ -866,6 +867,9 @@ pub(crate) fn execute(
         binds,
         sel.allow_filtering || table.is_virtual,
     )?;
+    let _latency = engine
+        .latencies
+        .read_timer(started, consistency, restrictions.keys.is_some());
 
     let limit = match &sel.limit {
         Some(t) => limit_value(t, binds, "[limit]", "limit", "LIMIT")?.unwrap_or(usize::MAX),

@@ -46,6 +46,7 @@ mod error;
 mod fjall_engine;
 mod memory;
 pub mod merge;
+pub mod metrics;
 mod raw;
 pub mod reconcile;
 mod types;
