@@ -86,7 +86,11 @@ string_enum! {
 ///   release_version: "4.1.5"   # Cassandra version reported to clients (system.local, peers)
 ///   admin_token_file: /etc/mica/admin.token  # bearer token of the admin API (default: <data dir>/admin.token)
 ///   tombstone_purge_interval: 1h  # how often tombstones older than gc_grace_seconds are purged; 0 disables
+///   replace_address_first_boot: 127.0.0.3  # first start only: take over this dead node's tokens and data
 /// ```
+///
+/// `replace_address_first_boot` is Cassandra's `-Dcassandra.replace_address_first_boot` JVM option; the
+/// environment variable `MICA_REPLACE_ADDRESS_FIRST_BOOT` sets it too (and wins over the file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MicaOptions {
     /// Empty means "the node's listen_address", so nodes on their own loopback addresses never collide.
@@ -100,6 +104,9 @@ pub struct MicaOptions {
     /// How often the node compacts every table to purge tombstones older than their gc_grace_seconds and
     /// expired TTL cells; zero disables the background pass (nodetool compact still purges).
     pub tombstone_purge_interval: Duration,
+    /// The address of a dead node this node replaces on its first start (taking over its tokens and
+    /// streaming its data); ignored once the node has tokens. Empty means none.
+    pub replace_address_first_boot: String,
 }
 
 impl Default for MicaOptions {
@@ -110,6 +117,7 @@ impl Default for MicaOptions {
             admin_port: DEFAULT_ADMIN_PORT,
             release_version: DEFAULT_RELEASE_VERSION.to_owned(),
             tombstone_purge_interval: DEFAULT_TOMBSTONE_PURGE_INTERVAL,
+            replace_address_first_boot: String::new(),
         }
     }
 }
@@ -146,6 +154,7 @@ impl MicaOptions {
                     }
                 }
                 "tombstone_purge_interval" => opts.tombstone_purge_interval = Duration::decode(&sub)?,
+                "replace_address_first_boot" => opts.replace_address_first_boot = String::decode(&sub)?,
                 _ => {
                     return Err(ConfigError::UnknownKey {
                         key: dotted,
@@ -176,6 +185,12 @@ impl MicaOptions {
             map.insert(
                 "tombstone_purge_interval".into(),
                 self.tombstone_purge_interval.encode(),
+            );
+        }
+        if self.replace_address_first_boot != default.replace_address_first_boot {
+            map.insert(
+                "replace_address_first_boot".into(),
+                self.replace_address_first_boot.encode(),
             );
         }
         map

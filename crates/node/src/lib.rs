@@ -27,6 +27,7 @@ mod identity;
 mod maintenance;
 mod movement;
 mod node;
+mod replace;
 mod replication;
 mod ring_probe;
 mod server;

@@ -56,10 +56,11 @@ fn is_member(e: &EndpointInfo) -> bool {
 }
 
 fn current_ring(endpoints: &[EndpointInfo]) -> Option<TokenRing<SocketAddr>> {
+    let replaced = crate::replace::replaced(endpoints, false);
     TokenRing::from_nodes(
         endpoints
             .iter()
-            .filter(|e| is_member(e))
+            .filter(|e| is_member(e) && !replaced.contains(&e.address))
             .map(|e| (e.address, e.tokens.as_slice())),
     )
     .ok()
@@ -75,9 +76,12 @@ pub(crate) fn future_ring(endpoints: &[EndpointInfo]) -> Option<TokenRing<Socket
     if !moving {
         return None;
     }
+    // A node replacing a dead one takes its place (Cassandra: the replacement is the pending replica).
+    let replaced = crate::replace::replaced(endpoints, true);
     TokenRing::from_nodes(
         endpoints
             .iter()
+            .filter(|e| !replaced.contains(&e.address))
             .filter(|e| (is_member(e) && e.status != NodeStatus::Leaving) || joining(e))
             .map(|e| (e.address, e.tokens.as_slice())),
     )
@@ -220,20 +224,24 @@ pub(crate) fn bootstrap(
         }
     }
     let future = current_ring(&with_me).ok_or_else(|| fail("no ring to join".into()))?;
+    // A node this one replaces is no source even while this node's failure detector has not convicted it.
+    let replaced = crate::replace::replaced(&with_me, false);
     let alive: BTreeSet<SocketAddr> = endpoints
         .iter()
-        .filter(|e| e.alive && e.status != NodeStatus::Shutdown)
+        .filter(|e| e.alive && e.status != NodeStatus::Shutdown && !replaced.contains(&e.address))
         .map(|e| e.address)
         .collect();
     let transfers: Vec<Transfer> = plan(engine, &endpoints, &current, &future)
         .into_iter()
         .filter(|t| t.future.contains(&me) && !t.current.contains(&me))
         .collect();
+    // A replacement cannot recover what only the dead node held (replication factor 1): it skips it.
+    let replacing = crate::replace::in_progress(storage)?;
     tracing::info!("JOINING: streaming {} ranges", transfers.len());
     // On a thread of its own with its own runtime: Node::start may itself run inside a runtime.
     let partitions = std::thread::scope(|scope| {
         scope
-            .spawn(|| stream_ranges(coordinator, &transfers, &alive, me))
+            .spawn(|| stream_ranges(coordinator, &transfers, &alive, me, replacing))
             .join()
     })
     .map_err(|_| fail("the streaming thread panicked".into()))??;
@@ -250,6 +258,7 @@ fn stream_ranges(
     transfers: &[Transfer],
     alive: &BTreeSet<SocketAddr>,
     me: SocketAddr,
+    skip_unavailable: bool,
 ) -> Result<u64, NodeError> {
     let fail = |m: String| NodeError::Bootstrap(m);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -266,6 +275,15 @@ fn stream_ranges(
             .copied()
             .collect();
         sources.sort_by_key(|a| t.future.contains(a));
+        if sources.is_empty() && skip_unavailable {
+            tracing::warn!(
+                "no live replica holds ({}, {}] of {}; its data is lost with the replaced node",
+                t.start,
+                t.end,
+                t.name
+            );
+            continue;
+        }
         if sources.is_empty() {
             return Err(fail(format!(
                 "no live replica to stream ({}, {}] of {} from",

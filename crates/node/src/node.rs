@@ -90,10 +90,21 @@ impl Node {
         let storage = Arc::new(FjallEngine::open(engine_config(config, data_dir.clone()))?);
         let first_start = !crate::identity::has_tokens(storage.as_ref())?;
         let ring_learned = std::cell::Cell::new(false);
+        // A node replacing a dead one (replace_address_first_boot) takes over its tokens.
+        let replacement = crate::replace::prepare(
+            config,
+            addresses.broadcast,
+            addresses.listen,
+            &loaded.rackdc.dc,
+            first_start,
+            storage.as_ref(),
+        )?;
         let identity = Identity::load_or_create_with(
             storage.as_ref(),
             config.num_tokens,
-            &config.initial_tokens(),
+            &replacement
+                .as_ref()
+                .map_or_else(|| config.initial_tokens(), |r| r.token_texts()),
             |host_id| {
                 let tokens = crate::ring_probe::allocate(
                     config,
@@ -110,7 +121,7 @@ impl Node {
             storage.as_ref(),
             config,
             SocketAddr::new(addresses.broadcast, config.storage_port),
-            first_start && ring_learned.get(),
+            first_start && (ring_learned.get() || replacement.is_some()),
         )?;
 
         let password_auth = config.authenticator.simple_name() == PASSWORD_AUTHENTICATOR;
@@ -162,6 +173,9 @@ impl Node {
             mica_cluster::NodeStatus::Normal
         };
         let gossip = crate::cluster::start(config, &local, addresses.listen, &engine, initial_status)?;
+        if let (Some(g), Some(r), true) = (&gossip, &replacement, bootstrap) {
+            g.set_state(mica_cluster::AppState::Status, r.status());
+        }
         let coordinator = match &gossip {
             Some(g) => Some(
                 crate::replication::start(config, g, &engine, storage_dyn, &settings)
@@ -194,6 +208,9 @@ impl Node {
         // (the cluster watch runs first: it brings the schema the node streams tables of).
         if bootstrap && let (Some(g), Some(c)) = (&gossip, &coordinator) {
             crate::movement::bootstrap(g, &engine, c, storage.as_ref())?;
+        }
+        if let Some(g) = &gossip {
+            crate::replace::finish(g, storage.as_ref())?;
         }
         let mut native_address = None;
         let mut workers = Vec::new();
@@ -387,7 +404,7 @@ impl Addresses {
 }
 
 /// Parses an IP address or resolves a host name; `None` when the setting is absent or empty.
-fn resolve_address(key: &str, value: Option<&str>) -> Result<Option<IpAddr>, NodeError> {
+pub(crate) fn resolve_address(key: &str, value: Option<&str>) -> Result<Option<IpAddr>, NodeError> {
     let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };

@@ -123,10 +123,12 @@ impl GossipTopology {
         if self.snapshot().fingerprint == fingerprint {
             return;
         }
-        // Nodes in the ring: those that own tokens and have not left or started leaving for good.
+        // Nodes in the ring: those that own tokens and have not left or started leaving for good
+        // (nor been replaced by a live node holding their tokens).
+        let replaced = crate::replace::replaced(&endpoints, false);
         let members: Vec<_> = endpoints
             .iter()
-            .filter(|e| !e.tokens.is_empty())
+            .filter(|e| !e.tokens.is_empty() && !replaced.contains(&e.address))
             .filter(|e| {
                 matches!(
                     e.status,

@@ -31,34 +31,11 @@ pub(crate) fn allocate(
     dc: &str,
     host_id: Uuid,
 ) -> Option<Vec<i64>> {
-    let me = SocketAddr::new(broadcast, config.storage_port);
-    let seeds = crate::cluster::seed_addresses(config).ok()?;
-    // As in `cluster::start`: Cassandra's default seed on a node listening elsewhere means no
-    // cluster is configured, so there is no ring to learn.
-    let default_seed = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), config.storage_port);
-    let unconfigured = seeds == [default_seed] && me != default_seed;
-    if unconfigured || seeds.iter().all(|s| *s == me) || config.num_tokens == 0 {
+    if config.num_tokens == 0 {
         return None;
     }
-    let mut gossip = GossipConfig::new(config.cluster_name.clone(), me, seeds);
-    gossip.listen = SocketAddr::new(listen, config.storage_port);
-    // One second older than the real gossiper's generation, so peers replace this probe's state
-    // with the node's real one as a restart.
-    gossip.generation = gossip.generation.saturating_sub(1);
-    if config.server_encryption_options.internode_tls_mode() != TlsMode::Disabled {
-        gossip.tls = Some(GossipTls::from_options(&config.server_encryption_options).ok()?);
-    }
-    gossip.states = vec![
-        (AppState::HostId, host_id.to_string()),
-        (AppState::Dc, dc.to_owned()),
-    ];
-    let probe = match Gossiper::start(gossip) {
-        Ok(g) => g,
-        Err(e) => {
-            tracing::warn!("cannot learn the ring before choosing tokens: {e}");
-            return None;
-        }
-    };
+    let me = SocketAddr::new(broadcast, config.storage_port);
+    let probe = start(config, broadcast, listen, dc, Some(host_id))?;
     let view = settle(&probe);
     // Stop without an announcement: the real gossiper takes over the port and the endpoint.
     probe.kill();
@@ -99,8 +76,49 @@ pub(crate) fn allocate(
     Some(tokens)
 }
 
+/// Starts a probe gossiper that publishes no status (so nobody counts it as a member) to learn the
+/// ring from the seeds; `None` when the node is its own only seed, no cluster is configured or the
+/// probe cannot start. The caller stops it with `kill` before the real gossiper starts. Without a host
+/// id the probe never appears in the peers' `system.peers`.
+pub(crate) fn start(
+    config: &NodeConfig,
+    broadcast: IpAddr,
+    listen: IpAddr,
+    dc: &str,
+    host_id: Option<Uuid>,
+) -> Option<Gossiper> {
+    let me = SocketAddr::new(broadcast, config.storage_port);
+    let seeds = crate::cluster::seed_addresses(config).ok()?;
+    // As in `cluster::start`: Cassandra's default seed on a node listening elsewhere means no
+    // cluster is configured, so there is no ring to learn.
+    let default_seed = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), config.storage_port);
+    let unconfigured = seeds == [default_seed] && me != default_seed;
+    if unconfigured || seeds.iter().all(|s| *s == me) {
+        return None;
+    }
+    let mut gossip = GossipConfig::new(config.cluster_name.clone(), me, seeds);
+    gossip.listen = SocketAddr::new(listen, config.storage_port);
+    // One second older than the real gossiper's generation, so peers replace this probe's state
+    // with the node's real one as a restart.
+    gossip.generation = gossip.generation.saturating_sub(1);
+    if config.server_encryption_options.internode_tls_mode() != TlsMode::Disabled {
+        gossip.tls = Some(GossipTls::from_options(&config.server_encryption_options).ok()?);
+    }
+    gossip.states = vec![(AppState::Dc, dc.to_owned())];
+    if let Some(host_id) = host_id {
+        gossip.states.push((AppState::HostId, host_id.to_string()));
+    }
+    match Gossiper::start(gossip) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            tracing::warn!("cannot learn the ring from the seeds: {e}");
+            None
+        }
+    }
+}
+
 /// Waits until the known nodes and their tokens stop changing (or the timeout passes).
-fn settle(probe: &Gossiper) -> Vec<EndpointInfo> {
+pub(crate) fn settle(probe: &Gossiper) -> Vec<EndpointInfo> {
     let start = Instant::now();
     let mut last: Vec<(SocketAddr, Vec<i64>)> = Vec::new();
     let mut stable_since = Instant::now();
