@@ -359,7 +359,7 @@ const REFINE_ROUNDS: usize = 8;
 /// `nodetool status <keyspace>` shows — is balanced, not only primary ownership, as Cassandra's
 /// `allocate_tokens_for_local_replication_factor` does. Replicas are placed as SimpleStrategy would (the
 /// next `rf` distinct nodes clockwise), which is NetworkTopologyStrategy within one datacenter and rack.
-/// Greedy local search: each token in turn moves to a quarter point of whichever range most reduces the
+/// Greedy local search: each token in turn moves to a quarter point of a range, or right next to a neighbouring token, wherever that most reduces the
 /// largest deviation from the mean; existing nodes keep their tokens.
 pub fn refine_for_replication<N: Clone + Ord>(
     ring: &TokenRing<N>,
@@ -409,8 +409,15 @@ pub fn refine_for_replication<N: Clone + Ord>(
             others.sort_unstable();
             for w in 0..others.len() {
                 let (start, end) = (others[w], others[(w + 1) % others.len()]);
-                for quarter in 1..=3u128 {
-                    let point = start.wrapping_add((range_size(start, end) * quarter / 4) as u64 as i64);
+                let size = range_size(start, end);
+                // Quarter points, and the points right next to the neighbouring tokens (where a token
+                // changes which nodes follow a range without taking much of it).
+                let offsets = [size / 4, size / 2, size * 3 / 4, 1, size.saturating_sub(1)];
+                for offset in offsets {
+                    if offset == 0 || offset >= size {
+                        continue;
+                    }
+                    let point = start.wrapping_add(offset as u64 as i64);
                     if point == i64::MIN || taken.contains(&point) || current.contains(&point) {
                         continue;
                     }
@@ -624,12 +631,20 @@ mod tests {
     fn replication_aware_allocation_balances_effective_ownership() {
         // A cluster grown from its first node (evenly spaced tokens), one node at a time, as `mica node`
         // allocates on a first start: every node within ±20% of the mean effective ownership.
-        for (num_tokens, rf) in [(8, 2), (8, 3), (16, 3)] {
+        // Phases 10 and 31 times the golden ratio once left a node at 55 % of the mean with midpoint-only moves.
+        let golden = 0x9E37_79B9_7F4A_7C15u64;
+        for (num_tokens, rf, phase) in [
+            (8, 2, 0u64),
+            (8, 3, 0),
+            (16, 3, 0),
+            (16, 3, 10u64.wrapping_mul(golden)),
+            (16, 3, 31u64.wrapping_mul(golden)),
+        ] {
             {
-                let ring = TokenRing::<u32>::default();
-                let mut entries: Vec<(i64, u32)> = allocate_tokens(&ring, num_tokens, &BTreeSet::new())
-                    .into_iter()
-                    .map(|t| (t, 0))
+                // The first node: evenly spaced at some phase (how a node without a ring picks its tokens).
+                let step = u64::MAX / num_tokens as u64;
+                let mut entries: Vec<(i64, u32)> = (0..num_tokens as u64)
+                    .map(|i| (phase.wrapping_add(i.wrapping_mul(step)) as i64, 0))
                     .collect();
                 for node in 1..6u32 {
                     let ring = TokenRing::new(entries.clone()).unwrap();

@@ -26,7 +26,7 @@ pub struct Identity {
 
 impl Identity {
     /// Reads the saved identity or creates and saves a new one. A new node takes `initial_tokens`
-    /// when given, otherwise `num_tokens` random tokens drawn from a generator seeded by its host id.
+    /// when given, otherwise `num_tokens` evenly spaced tokens at a phase drawn from its host id.
     /// A restarted node keeps its saved tokens, as Cassandra does once a node has bootstrapped.
     pub fn load_or_create(
         storage: &dyn Engine,
@@ -38,7 +38,7 @@ impl Identity {
 
     /// Like [`Identity::load_or_create`], but a new node without `initial_token` first asks
     /// `allocate(host_id)` for its tokens (chosen from the ring gossip shows), falling back to
-    /// random tokens when it has none.
+    /// evenly spaced tokens when it has none.
     pub fn load_or_create_with(
         storage: &dyn Engine,
         num_tokens: u32,
@@ -103,23 +103,27 @@ fn parse_tokens(texts: &[String]) -> Result<Vec<i64>, String> {
     Ok(tokens)
 }
 
-/// `count` distinct random tokens from a SplitMix64 sequence seeded by the host id. `i64::MIN` is
-/// Murmur3's minimum token, which no node may own.
+/// `count` evenly spaced tokens at a phase drawn (SplitMix64) from the host id: a node that starts without
+/// a ring to balance against (the first node, or seeds starting together) still owns equal slices, which
+/// is what lets later nodes balance ownership at the replication factor, while two such nodes never pick
+/// the same tokens. `i64::MIN` is Murmur3's minimum token, which no node may own.
 fn random_tokens(host_id: Uuid, count: u32) -> Vec<i64> {
-    let seed = host_id.as_u128();
-    let mut state = (seed >> 64) as u64 ^ seed as u64;
-    let mut tokens = std::collections::BTreeSet::new();
-    while tokens.len() < count as usize {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        let token = (z ^ (z >> 31)) as i64;
-        if token != i64::MIN {
-            tokens.insert(token);
-        }
+    if count == 0 {
+        return Vec::new();
     }
-    tokens.into_iter().collect()
+    let seed = host_id.as_u128();
+    let mut z = ((seed >> 64) as u64 ^ seed as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    let phase = z ^ (z >> 31);
+    let step = u64::MAX / u64::from(count);
+    let mut tokens: Vec<i64> = (0..u64::from(count))
+        .map(|i| phase.wrapping_add(i.wrapping_mul(step)) as i64)
+        .map(|t| if t == i64::MIN { t + 1 } else { t })
+        .collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    tokens
 }
 
 #[cfg(test)]

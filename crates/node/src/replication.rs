@@ -54,6 +54,8 @@ struct Snapshot {
     /// pending replicas.
     future: Option<TokenRing<SocketAddr>>,
     fingerprint: String,
+    /// The schema version the snapshot was built from.
+    schema_version: uuid::Uuid,
 }
 
 /// The cluster as gossip and the schema describe it.
@@ -79,6 +81,23 @@ impl GossipTopology {
         });
         topology.refresh();
         topology
+    }
+
+    /// The snapshot, rebuilt first when `table` is not in it and the schema changed since it was built:
+    /// a table created a moment ago must never be taken for a node-local one (its writes would be
+    /// acknowledged after a local write only).
+    fn current_for(&self, table: TableId) -> Arc<Snapshot> {
+        let snapshot = self.snapshot();
+        if snapshot.tables.contains_key(&table) {
+            return snapshot;
+        }
+        match self.engine.upgrade() {
+            Some(engine) if engine.schema().version != snapshot.schema_version => {
+                self.refresh();
+                self.snapshot()
+            }
+            _ => snapshot,
+        }
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -165,6 +184,7 @@ impl GossipTopology {
             placements: Mutex::new(HashMap::new()),
             future,
             fingerprint,
+            schema_version: schema.version,
         };
         if let Ok(mut s) = self.snapshot.write() {
             *s = Arc::new(snapshot);
@@ -257,14 +277,14 @@ impl Topology for GossipTopology {
     }
 
     fn replicas(&self, table: TableId, token: Token) -> Option<Vec<Replica>> {
-        let snapshot = self.snapshot();
+        let snapshot = self.current_for(table);
         let keyspace = snapshot.tables.get(&table)?;
         let placement = self.placement(&snapshot, keyspace)?;
         Some(self.describe(&snapshot, placement.replicas_of(token.0)))
     }
 
     fn ranges(&self, table: TableId) -> Option<Vec<TokenRange>> {
-        let snapshot = self.snapshot();
+        let snapshot = self.current_for(table);
         let keyspace = snapshot.tables.get(&table)?;
         let placement = self.placement(&snapshot, keyspace)?;
         let mut out = Vec::with_capacity(placement.ranges.len() + 1);
