@@ -418,6 +418,12 @@ impl Gossiper {
 
     /// Every known endpoint's raw gossip state (generation, heartbeat and versioned application states), the
     /// local one included, in address order: what `nodetool gossipinfo` prints.
+    /// Whether the failure detector considers `address` up right now (the local node always is).
+    pub fn is_alive(&self, address: SocketAddr) -> bool {
+        let inner = self.shared.lock();
+        address == inner.local || inner.alive.contains(&address)
+    }
+
     pub fn endpoint_states(&self) -> Vec<(SocketAddr, EndpointState)> {
         let inner = self.shared.lock();
         inner.endpoints.iter().map(|(a, s)| (*a, s.clone())).collect()

@@ -128,9 +128,14 @@ impl LocalProvider {
         set("native_transport_port", NATIVE_PORT.into());
         set("endpoint_snitch", "GossipingPropertyFileSnitch".into());
         set("commitlog_sync", "batch".into());
+        // Only the cluster's first node may be its own seed: every other node then bootstraps on its first
+        // start (streams the ranges it takes over before serving), as Cassandra wants of nodes added later.
+        let own = address.parse::<IpAddr>().ok();
+        let first = spec.seeds.first().copied();
         let seeds = spec
             .seeds
             .iter()
+            .filter(|s| Some(**s) != own || Some(**s) == first)
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(",");

@@ -213,7 +213,7 @@ pub(crate) fn bootstrap(
     let delay = ring_delay();
     tracing::info!("JOINING: waiting {delay:?} for ring information");
     std::thread::sleep(delay);
-    wait_for_schema(gossiper, engine);
+    wait_for_schema(gossiper, engine)?;
     let me = gossiper.address();
     let endpoints = gossiper.endpoints();
     let current = current_ring(&endpoints).ok_or_else(|| fail("no ring to join".into()))?;
@@ -333,24 +333,27 @@ fn stream_ranges(
 }
 
 /// Waits until this node's schema matches every live normal peer's (the cluster watch pulls it), so that
-/// every table is streamed; gives up after [`SCHEMA_WAIT`] with a warning, as Cassandra does.
-fn wait_for_schema(gossiper: &Gossiper, engine: &QueryEngine) {
+/// every table is streamed. Without agreement after [`SCHEMA_WAIT`] the bootstrap fails, as Cassandra's
+/// does ("Didn't receive schemas for all known versions within the timeout"): streaming the tables known
+/// so far would join a node that lacks data for the others. The next start resumes.
+fn wait_for_schema(gossiper: &Gossiper, engine: &QueryEngine) -> Result<(), NodeError> {
     let started = std::time::Instant::now();
     loop {
         let ours = engine.schema().version;
-        let agreed = gossiper
+        let peers: Vec<_> = gossiper
             .endpoints()
-            .iter()
+            .into_iter()
             .filter(|e| !e.is_local && e.alive && e.status == NodeStatus::Normal)
-            .all(|e| e.schema_version.is_none_or(|v| v == ours));
+            .collect();
+        let agreed = !peers.is_empty() && peers.iter().all(|e| e.schema_version == Some(ours));
         if agreed {
-            return;
+            return Ok(());
         }
         if started.elapsed() >= SCHEMA_WAIT {
-            tracing::warn!(
-                "JOINING: no schema agreement after {SCHEMA_WAIT:?}; streaming the tables known now"
-            );
-            return;
+            return Err(NodeError::Bootstrap(format!(
+                "Didn't receive schemas for all known versions within the timeout ({SCHEMA_WAIT:?}); \
+                 restart the node to try again"
+            )));
         }
         std::thread::sleep(SCHEMA_POLL);
     }

@@ -317,7 +317,8 @@ impl Topology for GossipTopology {
     }
 
     fn is_alive(&self, addr: SocketAddr) -> bool {
-        addr == self.local || self.snapshot().alive.get(&addr).copied().unwrap_or(false)
+        // Straight from the failure detector: the snapshot may be a refresh behind.
+        addr == self.local || self.gossiper.upgrade().is_some_and(|g| g.is_alive(addr))
     }
 
     fn members(&self) -> Vec<Replica> {
