@@ -31,61 +31,55 @@ pub(crate) fn register(
         });
         messaging.set_handler(verb, handler);
     }
-    let read_storage = Arc::clone(storage);
-    let read: Handler = Arc::new(move |_peer, payload| {
-        let storage = Arc::clone(&read_storage);
-        Box::pin(async move {
-            let run = move || -> Result<Vec<u8>, CoordinatorError> {
-                let request: verbs::ReadRequest = verbs::decode(&payload)?;
-                let partitions = request
-                    .keys
-                    .iter()
-                    .map(|k| {
-                        storage.read_partition_raw(request.table, k, &request.selection, request.now_seconds)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                verbs::encode(&verbs::ReadReply { partitions })
-            };
-            blocking(run).await
-        })
+    serve_blocking(messaging, storage, verbs::READ, read);
+    serve_blocking(messaging, storage, verbs::KEYS, |storage, payload| {
+        verbs::encode(&list_keys(storage, &verbs::decode(payload)?)?)
     });
-    messaging.set_handler(verbs::READ, read);
-    let keys_storage = Arc::clone(storage);
-    let keys: Handler = Arc::new(move |_peer, payload| {
-        let storage = Arc::clone(&keys_storage);
-        Box::pin(async move {
-            let run = move || -> Result<Vec<u8>, CoordinatorError> {
-                let request: verbs::KeysRequest = verbs::decode(&payload)?;
-                verbs::encode(&list_keys(&*storage, &request)?)
-            };
-            blocking(run).await
-        })
+    serve_blocking(messaging, storage, verbs::STREAM, |storage, payload| {
+        verbs::encode(&crate::stream::stream_page(storage, &verbs::decode(payload)?)?)
     });
-    messaging.set_handler(verbs::KEYS, keys);
-    let stream_storage = Arc::clone(storage);
-    let stream: Handler = Arc::new(move |_peer, payload| {
-        let storage = Arc::clone(&stream_storage);
-        Box::pin(async move {
-            let run = move || -> Result<Vec<u8>, CoordinatorError> {
-                let request: verbs::StreamRequest = verbs::decode(&payload)?;
-                verbs::encode(&crate::stream::stream_page(&*storage, &request)?)
-            };
-            blocking(run).await
-        })
+    serve_blocking(messaging, storage, verbs::BATCH_STORE, |storage, payload| {
+        crate::batchlog::store_local(storage, payload).map(|()| Vec::new())
     });
-    messaging.set_handler(verbs::STREAM, stream);
-    for (verb, op) in [
-        (verbs::BATCH_STORE, crate::batchlog::store_local as BatchlogOp),
-        (verbs::BATCH_REMOVE, crate::batchlog::remove_local as BatchlogOp),
-    ] {
-        let storage = Arc::clone(storage);
-        let handler: Handler = Arc::new(move |_peer, payload| {
-            let storage = Arc::clone(&storage);
-            Box::pin(async move { blocking(move || op(&*storage, &payload).map(|()| Vec::new())).await })
-        });
-        messaging.set_handler(verb, handler);
-    }
+    serve_blocking(messaging, storage, verbs::BATCH_REMOVE, |storage, payload| {
+        crate::batchlog::remove_local(storage, payload).map(|()| Vec::new())
+    });
     register_paxos(messaging, storage, paxos);
+}
+
+/// A replica-side storage operation: the request payload in, the reply payload out.
+pub(crate) type StorageOp = fn(&dyn Engine, &[u8]) -> Result<Vec<u8>, CoordinatorError>;
+
+/// Serves `verb` by running `op` on a blocking thread, off the messaging runtime's workers (storage calls
+/// block on disk).
+pub(crate) fn serve_blocking(
+    messaging: &Messaging,
+    storage: &Arc<dyn Engine>,
+    verb: mica_cluster::Verb,
+    op: StorageOp,
+) {
+    let storage = Arc::clone(storage);
+    let handler: Handler = Arc::new(move |_peer, payload| {
+        let storage = Arc::clone(&storage);
+        Box::pin(async move {
+            match tokio::task::spawn_blocking(move || op(&*storage, &payload)).await {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(e) => Err(format!("storage task failed: {e}")),
+            }
+        })
+    });
+    messaging.set_handler(verb, handler);
+}
+
+/// READ: the raw partitions of the requested keys.
+fn read(storage: &dyn Engine, payload: &[u8]) -> Result<Vec<u8>, CoordinatorError> {
+    let request: verbs::ReadRequest = verbs::decode(payload)?;
+    let partitions = request
+        .keys
+        .iter()
+        .map(|k| storage.read_partition_raw(request.table, k, &request.selection, request.now_seconds))
+        .collect::<Result<Vec<_>, _>>()?;
+    verbs::encode(&verbs::ReadReply { partitions })
 }
 
 /// Registers the Paxos verbs.
@@ -97,25 +91,12 @@ fn register_paxos(messaging: &Messaging, storage: &Arc<dyn Engine>, paxos: &Arc<
             Box::pin(async move {
                 let request: crate::paxos::PaxosRequest =
                     verbs::decode(&payload).map_err(|e| e.to_string())?;
-                crate::paxos::handle(&storage, &paxos, verb, &request)
+                crate::paxos::handle(&storage, &paxos, verb, request)
                     .await
                     .map_err(|e| e.to_string())
             })
         });
         messaging.set_handler(verb, handler);
-    }
-}
-
-/// A batchlog change applied on the local metadata store.
-type BatchlogOp = fn(&dyn Engine, &[u8]) -> Result<(), CoordinatorError>;
-
-/// Runs a storage call off the messaging runtime's workers.
-async fn blocking(
-    run: impl FnOnce() -> Result<Vec<u8>, CoordinatorError> + Send + 'static,
-) -> Result<Vec<u8>, String> {
-    match tokio::task::spawn_blocking(run).await {
-        Ok(result) => result.map_err(|e| e.to_string()),
-        Err(e) => Err(format!("read task failed: {e}")),
     }
 }
 

@@ -60,8 +60,7 @@ impl Hints {
             Ok(Ok(())) => {
                 self.stored.fetch_add(1, Ordering::Relaxed);
             }
-            Ok(Err(e)) => tracing::warn!("cannot store a hint for {target}: {e}"),
-            Err(e) => tracing::warn!("cannot store a hint for {target}: {e}"),
+            failed => tracing::warn!("cannot store a hint for {target}: {:?}", failed.map(|r| r.err())),
         }
     }
 

@@ -174,12 +174,8 @@ impl Coordinator {
         let this = Arc::clone(self);
         let pending = match tokio::task::spawn_blocking(move || this.hints.pending()).await {
             Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                tracing::warn!("cannot read hints: {e}");
-                return 0;
-            }
-            Err(e) => {
-                tracing::warn!("cannot read hints: {e}");
+            failed => {
+                tracing::warn!("cannot read hints: {:?}", failed.map(|r| r.err()));
                 return 0;
             }
         };
@@ -201,8 +197,7 @@ impl Coordinator {
                 let this = Arc::clone(self);
                 match tokio::task::spawn_blocking(move || this.hints.delivered(&key)).await {
                     Ok(Ok(())) => delivered += 1,
-                    Ok(Err(e)) => tracing::warn!("cannot remove a delivered hint: {e}"),
-                    Err(e) => tracing::warn!("cannot remove a delivered hint: {e}"),
+                    failed => tracing::warn!("cannot remove a delivered hint: {:?}", failed.map(|r| r.err())),
                 }
             }
         }

@@ -520,7 +520,7 @@ impl Coordinator {
             update: update.to_vec(),
         };
         if addr == self.topology.local_addr() {
-            return handle(&self.storage, &self.paxos, verb, &request).await;
+            return handle(&self.storage, &self.paxos, verb, request).await;
         }
         self.messaging
             .request(
@@ -539,19 +539,13 @@ pub(crate) async fn handle(
     storage: &Arc<dyn Engine>,
     store: &Arc<PaxosStore>,
     verb: mica_cluster::Verb,
-    request: &PaxosRequest,
+    request: PaxosRequest,
 ) -> Result<Vec<u8>, CoordinatorError> {
     if verb == verbs::PAXOS_COMMIT {
         storage.apply(request.update.clone())?.await?;
     }
     // The state is synced to disk at every step: off the async workers.
     let (storage, store) = (Arc::clone(storage), Arc::clone(store));
-    let request = PaxosRequest {
-        table: request.table,
-        key: request.key.clone(),
-        ballot: request.ballot,
-        update: request.update.clone(),
-    };
     let run = move || match verb {
         verbs::PAXOS_PREPARE => verbs::encode(&store.prepare(&*storage, &request)?),
         verbs::PAXOS_PROPOSE => verbs::encode(&store.propose(&*storage, &request)?),

@@ -106,7 +106,6 @@ impl Coordinator {
         let mut failures = Vec::new();
         let started = Instant::now();
         let mut speculated = false;
-        let mut pending_next = None;
         loop {
             let acked: Vec<&Replica> = answers
                 .iter()
@@ -117,36 +116,26 @@ impl Coordinator {
             }
             // Speculative retry: when the contacted replicas are slow, one more live replica is asked once.
             let speculate_at = started + speculative_delay(timeout);
-            if !speculated && Instant::now() < speculate_at && speculate_at < deadline {
-                if let Ok(next) = tokio::time::timeout_at(speculate_at, inflight.next()).await {
-                    pending_next = Some(next);
-                } else {
-                    speculated = true;
-                    let spare = replicas
-                        .iter()
-                        .find(|r| r.alive && !contacted.contains(&r.addr) && self.topology.is_alive(r.addr));
-                    if let Some(r) = spare {
-                        tracing::debug!("speculative read from {}", r.addr);
-                        contacted.push(r.addr);
-                        inflight.push(self.read_one(r.addr, Arc::clone(&payload), &request, timeout));
-                    }
-                    continue;
+            let speculating = !speculated && speculate_at < deadline;
+            let next =
+                tokio::time::timeout_at(if speculating { speculate_at } else { deadline }, inflight.next())
+                    .await;
+            if speculating && next.is_err() {
+                speculated = true;
+                if let Some(r) = self.spare(replicas, &contacted) {
+                    tracing::debug!("speculative read from {}", r.addr);
+                    contacted.push(r.addr);
+                    inflight.push(self.read_one(r.addr, Arc::clone(&payload), &request, timeout));
                 }
+                continue;
             }
-            let next = match pending_next.take() {
-                Some(next) => Ok(next),
-                None => tokio::time::timeout_at(deadline, inflight.next()).await,
-            };
             match next {
                 Ok(Some((addr, Ok(answer)))) => answers.push((addr, answer)),
                 Ok(Some((addr, Err(e)))) => {
                     tracing::debug!("read from {addr} failed: {e}");
                     failures.push((addr.ip(), FAILURE_UNKNOWN));
                     // Try a live replica not asked yet, so one failure does not fail the read.
-                    let spare = replicas
-                        .iter()
-                        .find(|r| r.alive && !contacted.contains(&r.addr) && self.topology.is_alive(r.addr));
-                    match spare {
+                    match self.spare(replicas, &contacted) {
                         Some(r) => {
                             contacted.push(r.addr);
                             inflight.push(self.read_one(r.addr, Arc::clone(&payload), &request, timeout));
@@ -192,6 +181,13 @@ impl Coordinator {
             self.repair(merged, &answers).await;
         }
         Ok((merged, short))
+    }
+
+    /// A live replica not contacted yet.
+    fn spare<'a>(&self, replicas: &'a [Replica], contacted: &[SocketAddr]) -> Option<&'a Replica> {
+        replicas
+            .iter()
+            .find(|r| r.alive && !contacted.contains(&r.addr) && self.topology.is_alive(r.addr))
     }
 
     /// Sends each disagreeing replica what it lacks and waits (up to the write timeout) for them.

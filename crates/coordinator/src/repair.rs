@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mica_cluster::{Handler, Messaging, Verb};
+use mica_cluster::{Messaging, Verb};
 use mica_storage::{
     Engine, Mutation, PartitionKey, ReadSelection, ScanLimits, ScanRange, ScanStart, TableId, TokenBound,
 };
@@ -90,21 +90,9 @@ impl std::ops::AddAssign for RangeRepairStats {
 
 /// Registers the replica side of [`REPAIR_TREE`].
 pub(crate) fn register(messaging: &Messaging, storage: &Arc<dyn Engine>) {
-    let storage = Arc::clone(storage);
-    let handler: Handler = Arc::new(move |_peer, payload| {
-        let storage = Arc::clone(&storage);
-        Box::pin(async move {
-            let run = move || -> Result<Vec<u8>, crate::CoordinatorError> {
-                let request: TreeRequest = verbs::decode(&payload)?;
-                verbs::encode(&build_tree(&*storage, &request)?)
-            };
-            match tokio::task::spawn_blocking(run).await {
-                Ok(result) => result.map_err(|e| e.to_string()),
-                Err(e) => Err(format!("Merkle tree task failed: {e}")),
-            }
-        })
+    crate::handlers::serve_blocking(messaging, storage, REPAIR_TREE, |storage, payload| {
+        verbs::encode(&build_tree(storage, &verbs::decode::<TreeRequest>(payload)?)?)
     });
-    messaging.set_handler(REPAIR_TREE, handler);
 }
 
 /// The scans covering `(start, end]`: one, or two when the range wraps past the end of the ring.

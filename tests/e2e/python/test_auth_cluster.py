@@ -6,7 +6,7 @@ from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable
 from cassandra.policies import WhiteListRoundRobinPolicy
 
-from test_replication import peers_seen, seeds_yaml, wait_for
+from test_replication import connect, peers_seen, seeds_yaml, wait_for
 
 
 def login(node, user, password):
@@ -28,17 +28,7 @@ def login(node, user, password):
         cluster.shutdown()
 
 
-def peers_seen_auth(node, count):
-    cluster = Cluster(
-        contact_points=[node.address],
-        port=9042,
-        auth_provider=PlainTextAuthProvider("cassandra", "cassandra"),
-        load_balancing_policy=WhiteListRoundRobinPolicy([node.address]),
-    )
-    try:
-        return len(list(cluster.connect().execute("SELECT peer FROM system.peers"))) == count
-    finally:
-        cluster.shutdown()
+SUPERUSER = ("cassandra", "cassandra")
 
 
 @pytest.fixture
@@ -52,25 +42,15 @@ def auth_nodes(node_factory):
         nodes.append(n)
     for n in nodes:
         n.start()
-        wait_for(f"{n.address} to join", lambda n=n: peers_seen_auth(n, nodes.index(n)))
+        wait_for(f"{n.address} to join", lambda n=n: peers_seen(n, nodes.index(n), auth=SUPERUSER))
     for n in nodes:
-        wait_for(f"{n.address} to see both peers", lambda n=n: peers_seen_auth(n, 2))
+        wait_for(f"{n.address} to see both peers", lambda n=n: peers_seen(n, 2, auth=SUPERUSER))
     return nodes
-
-
-def superuser_session(node, password="cassandra"):
-    cluster = Cluster(
-        contact_points=[node.address],
-        port=9042,
-        auth_provider=PlainTextAuthProvider("cassandra", password),
-        load_balancing_policy=WhiteListRoundRobinPolicy([node.address]),
-    )
-    return cluster, cluster.connect()
 
 
 def test_roles_and_passwords_reach_every_node(auth_nodes):
     a1, a2, a3 = auth_nodes
-    cluster, session = superuser_session(a1)
+    cluster, session = connect(auth_nodes, only=a1, auth=SUPERUSER)
     try:
         session.execute("CREATE ROLE alice WITH PASSWORD = 'alice-pw' AND LOGIN = true")
         assert login(a2, "alice", "alice-pw")

@@ -37,7 +37,10 @@ def wait_for(what, check, timeout=60.0, interval=0.25):
     raise AssertionError(f"timed out waiting for {what} (last error: {last!r})")
 
 
-def connect(nodes, consistency=ConsistencyLevel.QUORUM, only=None):
+def connect(nodes, consistency=ConsistencyLevel.QUORUM, only=None, auth=None):
+    """A driver session over `nodes` (or pinned to `only`); `auth` is a (user, password) pair."""
+    from cassandra.auth import PlainTextAuthProvider
+
     policy = WhiteListRoundRobinPolicy([only.address]) if only else RoundRobinPolicy()
     profile = ExecutionProfile(load_balancing_policy=policy, consistency_level=consistency, request_timeout=20)
     cluster = Cluster(
@@ -45,12 +48,13 @@ def connect(nodes, consistency=ConsistencyLevel.QUORUM, only=None):
         port=9042,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         connect_timeout=10,
+        auth_provider=PlainTextAuthProvider(*auth) if auth else None,
     )
     return cluster, cluster.connect()
 
 
-def peers_seen(node, count):
-    cluster, session = connect([node], ConsistencyLevel.ONE, only=node)
+def peers_seen(node, count, auth=None):
+    cluster, session = connect([node], ConsistencyLevel.ONE, only=node, auth=auth)
     try:
         return len(list(session.execute("SELECT peer FROM system.peers"))) == count
     finally:
