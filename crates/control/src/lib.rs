@@ -7,8 +7,10 @@
 #![recursion_limit = "256"]
 
 pub mod admin_password;
+pub mod checks;
 pub mod client;
 pub mod command;
+pub mod jobs;
 pub mod local;
 pub mod openapi;
 pub mod provider;
@@ -16,3 +18,4 @@ pub mod reconcile;
 pub mod rolling;
 pub mod server;
 pub mod store;
+pub mod topology;

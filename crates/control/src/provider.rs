@@ -109,6 +109,21 @@ pub trait Provider: Send + Sync {
         )
     }
 
+    /// The node's own state in the ring as it reports it through its admin API; `None` while it does not
+    /// answer or no longer lists itself (it has left).
+    fn node_state(&self, node: &NodeRecord) -> Option<mica_node_admin_api::NodeState> {
+        let endpoint = self.admin_endpoint(node)?;
+        let address = node.address.to_string();
+        mica_nodetool::AdminClient::new(&endpoint.host, endpoint.port, &endpoint.token)
+            .with_timeout(std::time::Duration::from_secs(ADMIN_PROBE_TIMEOUT_SECONDS))
+            .status(None)
+            .ok()?
+            .nodes
+            .into_iter()
+            .find(|p| p.address == address)
+            .map(|p| p.state)
+    }
+
     /// Stops every process this provider started (control-plane shutdown).
     fn shutdown(&self) {}
 }

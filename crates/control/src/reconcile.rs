@@ -12,8 +12,10 @@ use mica_control_api::{
     ProvisioningState,
 };
 
+use crate::jobs::Jobs;
 use crate::provider::{NodeSpec, Provider};
 use crate::store::{ClusterRow, DataCenterRow, NodeRecord, Store, StoreError, now_seconds};
+use crate::topology::{self, Progress};
 
 /// Seed nodes per datacenter (the first ordinals), as Cassandra operators usually pick.
 pub const SEEDS_PER_DATA_CENTER: usize = 3;
@@ -34,10 +36,10 @@ pub enum Outcome {
 }
 
 /// Takes at most one step for every cluster.
-pub fn reconcile_all(store: &Store, provider: &dyn Provider) -> Result<(), StoreError> {
+pub fn reconcile_all(store: &Store, provider: &dyn Provider, jobs: &Jobs) -> Result<(), StoreError> {
     for cluster in store.clusters()? {
         let name = cluster.name.clone();
-        match reconcile_cluster(store, provider, cluster) {
+        match reconcile_cluster(store, provider, jobs, cluster) {
             Ok(outcome) => tracing::debug!("cluster {name}: {outcome:?}"),
             Err(e) => tracing::error!("cluster {name}: {e}"),
         }
@@ -49,6 +51,7 @@ pub fn reconcile_all(store: &Store, provider: &dyn Provider) -> Result<(), Store
 pub fn reconcile_cluster(
     store: &Store,
     provider: &dyn Provider,
+    jobs: &Jobs,
     cluster: ClusterRow,
 ) -> Result<Outcome, StoreError> {
     let mut op = store.active_operation(&cluster.name)?;
@@ -81,6 +84,19 @@ pub fn reconcile_cluster(
                 store.save_operation(op)?;
             }
             Ok(Outcome::Waiting)
+        };
+    // A topology step's outcome: `None` lets the pass go on.
+    let topology_outcome =
+        |op: &mut Option<OperationResource>, progress: Progress| -> Option<Result<Outcome, StoreError>> {
+            match progress {
+                Progress::Settled => None,
+                Progress::Step(name) => Some(step(op, name)),
+                Progress::Wait(why) => {
+                    tracing::info!("cluster {}: {why}", cluster.name);
+                    Some(Ok(Outcome::Waiting))
+                }
+                Progress::Failed(message) => Some(fail(op, "TopologyChangeFailed", message)),
+            }
         };
     let nodes = store.nodes(&cluster.name)?;
     let data_centers = store.data_centers(&cluster.name)?;
@@ -115,22 +131,23 @@ pub fn reconcile_cluster(
         return step(&mut op, "created the cluster CA".to_owned());
     }
 
-    // Datacenters being deleted: stop, then forget their nodes.
-    // One datacenter at a time: the first one marked for deletion.
+    // Datacenters being deleted, one at a time: stripped from every keyspace, then their nodes leave the
+    // ring one by one (highest ordinal first), then the datacenter is forgotten.
     if let Some(dc) = data_centers.iter().find(|d| d.deleting) {
         let dc_nodes: Vec<&NodeRecord> = nodes.iter().filter(|n| n.data_center == dc.name).collect();
-        if let Some(node) = dc_nodes.iter().find(|n| is_alive(provider, n)) {
-            if let Err(e) = provider.stop_node(node) {
-                return fail(
-                    &mut op,
-                    "NodeStopFailed",
-                    format!("cannot stop node {}: {e}", node.label()),
-                );
-            }
-            return step(&mut op, format!("stopped node {}", node.label()));
+        if !dc_nodes.is_empty()
+            && let Some(outcome) = topology_outcome(&mut op, topology::strip(provider, &cluster, dc, &nodes))
+        {
+            return outcome;
         }
-        for node in dc_nodes {
-            let _ = provider.remove_node(node);
+        if let Some(victim) = dc_nodes.iter().max_by_key(|n| n.ordinal) {
+            if let Some(outcome) = topology_outcome(&mut op, topology::retire(provider, jobs, &nodes, victim))
+            {
+                return outcome;
+            }
+            let _ = provider.remove_node(victim);
+            store.delete_node(victim)?;
+            return step(&mut op, format!("removed node {}", victim.label()));
         }
         store.delete_data_center(&cluster.name, &dc.name)?;
         return step(&mut op, format!("removed datacenter {}", dc.name));
@@ -167,18 +184,19 @@ pub fn reconcile_cluster(
             store.insert_node(&node)?;
             return step(&mut op, format!("allocated node {}", node.label()));
         }
-        // Shrink: the highest ordinal goes first (no data streaming yet: nodes do not gossip).
+        // Shrink: the highest ordinal leaves the ring first (its data streams to the remaining replicas),
+        // once the managed system keyspaces' replication fits the smaller datacenter.
         if dc_nodes.len() > wanted
             && let Some(node) = dc_nodes.iter().max_by_key(|n| n.ordinal)
         {
-            if is_alive(provider, node)
-                && let Err(e) = provider.stop_node(node)
-            {
-                return fail(
-                    &mut op,
-                    "NodeStopFailed",
-                    format!("cannot stop node {}: {e}", node.label()),
-                );
+            if let Some(outcome) = topology_outcome(
+                &mut op,
+                topology::replicate(store, provider, jobs, &cluster, &live_dcs, &nodes)?,
+            ) {
+                return outcome;
+            }
+            if let Some(outcome) = topology_outcome(&mut op, topology::retire(provider, jobs, &nodes, node)) {
+                return outcome;
             }
             let _ = provider.remove_node(node);
             store.delete_node(node)?;
@@ -197,6 +215,15 @@ pub fn reconcile_cluster(
                 return step(&mut op, format!("stopped node {}", node.label()));
             }
             if !deallocated && !alive {
+                if let Some(busy) = topology::joining_node(provider, &nodes, node) {
+                    tracing::info!(
+                        "cluster {}: node {} waits until node {} has joined",
+                        cluster.name,
+                        node.label(),
+                        busy.label()
+                    );
+                    return Ok(Outcome::Waiting);
+                }
                 let spec = NodeSpec {
                     cluster: &cluster.properties,
                     data_center: &dc.properties,
@@ -260,6 +287,16 @@ pub fn reconcile_cluster(
                 return Ok(Outcome::Waiting);
             }
         }
+    }
+    // Turnkey replication: keyspaces follow the datacenters, new datacenters rebuild from an existing one.
+    if not_ready.is_empty()
+        && !deallocated
+        && let Some(outcome) = topology_outcome(
+            &mut op,
+            topology::replicate(store, provider, jobs, &cluster, &live_dcs, &nodes)?,
+        )
+    {
+        return outcome;
     }
     // Rolling restart: a running node whose configuration is stale (new sku, yaml fragment or version) is
     // stopped, one per pass and only while every node is Up; the start path above brings it back with the new
@@ -385,6 +422,10 @@ mod tests {
     }
 
     impl Provider for FakeProvider {
+        fn node_state(&self, node: &NodeRecord) -> Option<mica_node_admin_api::NodeState> {
+            self.is_running(node)
+                .then_some(mica_node_admin_api::NodeState::Normal)
+        }
         fn prepare_cluster(&self, _: &str) -> Result<(), ProviderError> {
             *self.ca.lock().unwrap() = true;
             Ok(())
@@ -514,7 +555,9 @@ mod tests {
                 Some(c) => c,
                 None => return passes,
             };
-            if reconcile_cluster(store, provider, cluster).unwrap() == Outcome::Converged {
+            if reconcile_cluster(store, provider, &crate::jobs::Jobs::default(), cluster).unwrap()
+                == Outcome::Converged
+            {
                 return passes;
             }
         }
@@ -549,7 +592,7 @@ mod tests {
         // Two passes: two slots written, nothing started; then the control plane "dies".
         for _ in 0..2 {
             let c = store.cluster("c1").unwrap().unwrap();
-            reconcile_cluster(&store, &provider, c).unwrap();
+            reconcile_cluster(&store, &provider, &Jobs::default(), c).unwrap();
         }
         assert_eq!(store.nodes("c1").unwrap().len(), 2);
         assert!(provider.running.lock().unwrap().is_empty());
@@ -586,7 +629,7 @@ mod tests {
     }
 
     #[test]
-    fn scale_in_removes_the_highest_ordinal() {
+    fn scale_in_never_stops_a_node_the_ring_may_still_hold() {
         let (store, provider) = setup(3);
         reconcile_until_converged(&store, &provider);
         let dc = DataCenterProperties {
@@ -597,10 +640,26 @@ mod tests {
         store
             .put_data_center("c1", "dc1", &dc, ProvisioningState::Updating, &op)
             .unwrap();
-        reconcile_until_converged(&store, &provider);
-        let nodes = store.nodes("c1").unwrap();
-        assert_eq!(nodes.iter().map(|n| n.ordinal).collect::<Vec<_>>(), vec![0]);
-        assert_eq!(provider.running.lock().unwrap().len(), 1);
+        // The fake nodes have no admin API, so the victim can neither be decommissioned nor be seen to have
+        // left the ring: the reconciler waits rather than stopping it and dropping its slot.
+        let jobs = Jobs::default();
+        for _ in 0..5 {
+            let c = store.cluster("c1").unwrap().unwrap();
+            assert_eq!(
+                reconcile_cluster(&store, &provider, &jobs, c).unwrap(),
+                Outcome::Waiting
+            );
+        }
+        assert_eq!(store.nodes("c1").unwrap().len(), 3);
+        assert_eq!(provider.running.lock().unwrap().len(), 3);
+        assert!(
+            provider
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|l| !l.starts_with("stop"))
+        );
     }
 
     #[test]
@@ -625,12 +684,15 @@ mod tests {
         *provider.password_failures.lock().unwrap() = 2;
         for _ in 0..4 {
             let c = store.cluster("c1").unwrap().unwrap();
-            reconcile_cluster(&store, &provider, c).unwrap();
+            reconcile_cluster(&store, &provider, &Jobs::default(), c).unwrap();
         }
         // Both nodes started; the first attempts fail (nodes still starting) and nothing is Succeeded yet.
         for _ in 0..2 {
             let c = store.cluster("c1").unwrap().unwrap();
-            assert_eq!(reconcile_cluster(&store, &provider, c).unwrap(), Outcome::Waiting);
+            assert_eq!(
+                reconcile_cluster(&store, &provider, &Jobs::default(), c).unwrap(),
+                Outcome::Waiting
+            );
             assert_eq!(
                 store.cluster("c1").unwrap().unwrap().state,
                 ProvisioningState::Updating

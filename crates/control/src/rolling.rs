@@ -120,6 +120,10 @@ mod tests {
     }
 
     impl Provider for FakeProvider {
+        fn node_state(&self, node: &NodeRecord) -> Option<mica_node_admin_api::NodeState> {
+            self.is_running(node)
+                .then_some(mica_node_admin_api::NodeState::Normal)
+        }
         fn prepare_cluster(&self, _: &str) -> Result<(), ProviderError> {
             Ok(())
         }
@@ -217,7 +221,7 @@ mod tests {
 
     fn pass(store: &Store, provider: &FakeProvider) -> Outcome {
         let cluster = store.cluster("c1").unwrap().unwrap();
-        reconcile_cluster(store, provider, cluster).unwrap()
+        reconcile_cluster(store, provider, &crate::jobs::Jobs::default(), cluster).unwrap()
     }
 
     fn converge(store: &Store, provider: &FakeProvider) {

@@ -112,8 +112,9 @@ pub fn run(options: &ServerOptions) -> Result<(), ServerError> {
         std::thread::Builder::new()
             .name("reconciler".into())
             .spawn(move || {
+                let jobs = crate::jobs::Jobs::default();
                 while !stop.load(Ordering::Relaxed) {
-                    if let Err(e) = reconcile_all(&store, provider.as_ref()) {
+                    if let Err(e) = reconcile_all(&store, provider.as_ref(), &jobs) {
                         tracing::error!("reconcile pass failed: {e}");
                     }
                     let _ = wake_rx.recv_timeout(RECONCILE_INTERVAL);
@@ -575,6 +576,41 @@ async fn put_data_center(
     }
     validate_data_center(&requested)?;
     ensure_idle(&state, &existing.name)?;
+    let resizing = current
+        .as_ref()
+        .is_none_or(|c| c.properties.node_count != requested.node_count);
+    if resizing && existing.properties.deallocated == Some(true) {
+        return Err(ApiError::Conflict(format!(
+            "cluster '{cluster}' is deallocated; start it before adding datacenters or changing node counts"
+        )));
+    }
+    if let Some(current) = &current
+        && requested.node_count < current.properties.node_count
+    {
+        let dc_nodes: Vec<_> = state
+            .store
+            .nodes(&cluster)?
+            .into_iter()
+            .filter(|n| n.data_center == dc)
+            .collect();
+        let keep = usize::try_from(requested.node_count.unwrap_or(0)).unwrap_or(0);
+        let auto = existing.properties.auto_replicate.unwrap_or_default();
+        let name = dc.clone();
+        node_check(&state, "properties.nodeCount", move |provider| {
+            crate::checks::scale_in(provider, auto, &name, &dc_nodes, keep)
+        })
+        .await?;
+    }
+    // A datacenter joining a cluster that auto-replicates rebuilds from an existing one once replicated.
+    let rebuild_from = match (&current, existing.properties.auto_replicate.unwrap_or_default()) {
+        (None, auto) if auto != mica_control_api::AutoReplicate::None => state
+            .store
+            .data_centers(&cluster)?
+            .into_iter()
+            .find(|d| !d.deleting && d.properties.node_count.unwrap_or(0) > 0)
+            .map(|d| d.name),
+        _ => None,
+    };
     let (verb, provisioning) = if current.is_some() {
         ("update", ProvisioningState::Updating)
     } else {
@@ -584,9 +620,14 @@ async fn put_data_center(
         format!("{verb} dataCenter {dc}"),
         format!("/clusters/{cluster}/dataCenters/{dc}"),
     );
-    state
-        .store
-        .put_data_center(&cluster, &dc, &requested, provisioning, &op)?;
+    state.store.put_data_center_rebuilt_from(
+        &cluster,
+        &dc,
+        &requested,
+        provisioning,
+        &op,
+        rebuild_from.as_deref(),
+    )?;
     Ok(accepted(&state, &op))
 }
 
@@ -594,19 +635,51 @@ async fn delete_data_center(
     State(state): State<AppState>,
     UrlPath((cluster, dc)): UrlPath<(String, String)>,
 ) -> ApiResult<Response> {
-    existing_cluster(&state, &cluster)?;
+    let existing = existing_cluster(&state, &cluster)?;
     if state.store.data_center(&cluster, &dc)?.is_none() {
         return Err(ApiError::NotFound(format!(
             "datacenter '{dc}' does not exist in cluster '{cluster}'"
         )));
     }
     ensure_idle(&state, &cluster)?;
+    if existing.properties.deallocated == Some(true) {
+        return Err(ApiError::Conflict(format!(
+            "cluster '{cluster}' is deallocated; start it before deleting a datacenter"
+        )));
+    }
+    let nodes = state.store.nodes(&cluster)?;
+    let auto = existing.properties.auto_replicate.unwrap_or_default();
+    let name = dc.clone();
+    node_check(&state, "dataCenterName", move |provider| {
+        crate::checks::data_center_deletion(provider, auto, &nodes, &name)
+    })
+    .await?;
     let op = new_operation(
         format!("delete dataCenter {dc}"),
         format!("/clusters/{cluster}/dataCenters/{dc}"),
     );
     state.store.mark_data_center_deleting(&cluster, &dc, &op)?;
     Ok(accepted(&state, &op))
+}
+
+/// Runs a check that asks the nodes on a blocking thread: a refusal is a 400 naming `property`, a check that
+/// cannot decide (no node answers) a 409.
+async fn node_check<F>(state: &AppState, property: &str, check: F) -> ApiResult<()>
+where
+    F: FnOnce(&dyn Provider) -> Result<(), crate::checks::CheckError> + Send + 'static,
+{
+    let provider = Arc::clone(&state.provider);
+    let outcome = tokio::task::spawn_blocking(move || check(provider.as_ref()))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(crate::checks::CheckError::Refused(message)) => Err(ApiError::Validation(ValidationError {
+            property: property.to_owned(),
+            message,
+        })),
+        Err(crate::checks::CheckError::Unknown(message)) => Err(ApiError::Conflict(message)),
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -70,6 +70,16 @@ const MIGRATIONS: &[&str] = &[
         cluster TEXT PRIMARY KEY REFERENCES clusters(name) ON DELETE CASCADE,
         password TEXT NOT NULL
      );",
+    // 3: turnkey replication: a datacenter (or one keyspace, `keyspace` non-empty) that must still stream its
+    // data from `source` (`nodetool rebuild`), written with the datacenter or before the keyspace is altered.
+    "CREATE TABLE pending_rebuilds (
+        cluster TEXT NOT NULL,
+        data_center TEXT NOT NULL,
+        keyspace TEXT NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (cluster, data_center, keyspace),
+        FOREIGN KEY (cluster, data_center) REFERENCES data_centers(cluster, name) ON DELETE CASCADE
+     );",
 ];
 
 /// Why the store failed.
@@ -129,6 +139,41 @@ impl NodeRecord {
             self.cluster, self.data_center, self.ordinal, self.address
         )
     }
+}
+
+/// A rebuild the nodes of `data_center` still owe: every keyspace (`keyspace` None) or one, from `source`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRebuild {
+    pub cluster: String,
+    pub data_center: String,
+    pub keyspace: Option<String>,
+    pub source: String,
+}
+
+impl PendingRebuild {
+    /// A rebuild of every keyspace (a datacenter that was just added).
+    pub fn all(cluster: &str, data_center: &str, source: &str) -> PendingRebuild {
+        PendingRebuild {
+            cluster: cluster.to_owned(),
+            data_center: data_center.to_owned(),
+            keyspace: None,
+            source: source.to_owned(),
+        }
+    }
+}
+
+fn insert_rebuild(conn: &Connection, rebuild: &PendingRebuild) -> Result<()> {
+    conn.execute(
+        "INSERT INTO pending_rebuilds (cluster, data_center, keyspace, source) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (cluster, data_center, keyspace) DO UPDATE SET source = ?4",
+        params![
+            rebuild.cluster,
+            rebuild.data_center,
+            rebuild.keyspace.as_deref().unwrap_or_default(),
+            rebuild.source
+        ],
+    )?;
+    Ok(())
 }
 
 /// The state database. Cheap to clone; one connection behind a mutex (every statement is short).
@@ -335,6 +380,20 @@ impl Store {
         state: ProvisioningState,
         operation: &OperationResource,
     ) -> Result<()> {
+        self.put_data_center_rebuilt_from(cluster, name, properties, state, operation, None)
+    }
+
+    /// [`Store::put_data_center`] for a datacenter joining a cluster with turnkey replication: in the same
+    /// transaction, records that its nodes must rebuild every keyspace from `rebuild_from` once replicated.
+    pub fn put_data_center_rebuilt_from(
+        &self,
+        cluster: &str,
+        name: &str,
+        properties: &DataCenterProperties,
+        state: ProvisioningState,
+        operation: &OperationResource,
+        rebuild_from: Option<&str>,
+    ) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.execute(
@@ -343,6 +402,9 @@ impl Store {
                provision_error = NULL",
             params![cluster, name, stored_dc_json(properties)?, state.as_str()],
         )?;
+        if let Some(source) = rebuild_from {
+            insert_rebuild(&tx, &PendingRebuild::all(cluster, name, source))?;
+        }
         tx.execute(
             "UPDATE clusters SET provisioning_state = ?2, provision_error = NULL WHERE name = ?1",
             params![cluster, ProvisioningState::Updating.as_str()],
@@ -424,6 +486,45 @@ impl Store {
         self.lock().execute(
             "DELETE FROM data_centers WHERE cluster = ?1 AND name = ?2",
             params![cluster, name],
+        )?;
+        Ok(())
+    }
+
+    // ---- turnkey replication ----
+
+    /// Records a rebuild the reconciler must run (before it alters the keyspace it is for).
+    pub fn add_pending_rebuild(&self, rebuild: &PendingRebuild) -> Result<()> {
+        insert_rebuild(&self.lock(), rebuild)
+    }
+
+    pub fn pending_rebuilds(&self, cluster: &str) -> Result<Vec<PendingRebuild>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT data_center, keyspace, source FROM pending_rebuilds WHERE cluster = ?1
+             ORDER BY data_center, keyspace",
+        )?;
+        let rows = stmt
+            .query_map([cluster], |r| {
+                let keyspace: String = r.get(1)?;
+                Ok(PendingRebuild {
+                    cluster: cluster.to_owned(),
+                    data_center: r.get(0)?,
+                    keyspace: (!keyspace.is_empty()).then_some(keyspace),
+                    source: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn delete_pending_rebuild(&self, rebuild: &PendingRebuild) -> Result<()> {
+        self.lock().execute(
+            "DELETE FROM pending_rebuilds WHERE cluster = ?1 AND data_center = ?2 AND keyspace = ?3",
+            params![
+                rebuild.cluster,
+                rebuild.data_center,
+                rebuild.keyspace.as_deref().unwrap_or_default()
+            ],
         )?;
         Ok(())
     }

@@ -11,6 +11,8 @@ use uuid::Uuid;
 mod dc;
 mod histograms;
 pub use histograms::*;
+mod keyspaces;
+pub use keyspaces::*;
 mod ops;
 pub use dc::*;
 pub use ops::*;

@@ -132,6 +132,7 @@ fn router(state: Arc<AdminState>) -> Router {
         .merge(crate::admin_dc::routes())
         .merge(crate::admin_topology::routes())
         .merge(crate::admin_histograms::routes())
+        .merge(crate::admin_keyspaces::routes())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such admin endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)

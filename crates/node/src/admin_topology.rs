@@ -38,9 +38,19 @@ fn movements(state: &AdminState) -> Result<&Arc<Movements>, AdminError> {
     })
 }
 
-async fn decommission(State(state): State<Arc<AdminState>>) -> Result<StatusCode, AdminError> {
-    movements(&state)?.decommission().await?;
+/// Runs a movement as a task of its own so that it completes (as Cassandra's does) even when the client
+/// disconnects: a decommission cut off half-way would leave the node LEAVING for good.
+async fn detached<F>(work: F) -> Result<StatusCode, AdminError>
+where
+    F: std::future::Future<Output = Result<(), MovementError>> + Send + 'static,
+{
+    tokio::spawn(work).await.map_err(crate::admin::server_error)??;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn decommission(State(state): State<Arc<AdminState>>) -> Result<StatusCode, AdminError> {
+    let movements = Arc::clone(movements(&state)?);
+    detached(async move { movements.decommission().await }).await
 }
 
 async fn remove_node(
@@ -53,8 +63,8 @@ async fn remove_node(
             format!("Invalid host ID '{}'", request.host_id),
         )
     })?;
-    movements(&state)?.remove_node(host_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let movements = Arc::clone(movements(&state)?);
+    detached(async move { movements.remove_node(host_id).await }).await
 }
 
 async fn removal_status(

@@ -721,31 +721,39 @@ pub(crate) fn spawn_background(
 /// How many background rounds a node without live peers waits before it stops looking for roles to copy.
 const ALONE_ROUNDS: u32 = 15;
 
-/// Copies every system_auth table from one live peer: `Some(true)` once done, `Some(false)` after a
-/// failure (retried), `None` while no peer is up.
+/// Copies every system_auth table from every live peer (rows merge by timestamp): `Some(true)` once every
+/// peer was copied, `Some(false)` after a failure (retried), `None` while no peer is up. Copying from one peer
+/// is not enough: nodes that start together could copy each other's still-empty tables.
 async fn sync_auth(
     coordinator: &Arc<Coordinator>,
     topology: &GossipTopology,
     engine: &QueryEngine,
 ) -> Option<bool> {
     let local = topology.local_addr();
-    let peer = topology
+    let peers: Vec<_> = topology
         .members()
         .into_iter()
-        .find(|r| r.alive && r.addr != local)?;
+        .filter(|r| r.alive && r.addr != local)
+        .collect();
+    if peers.is_empty() {
+        return None;
+    }
     let Some(keyspace) = engine.schema().keyspace("system_auth").cloned() else {
         return Some(true);
     };
-    for table in keyspace.tables.values().filter(|t| !t.is_virtual) {
-        if let Err(e) = coordinator
-            .stream_range_from(peer.addr, TableId(table.id), i64::MIN, i64::MAX)
-            .await
-        {
-            tracing::debug!("cannot copy system_auth.{} from {}: {e}", table.name, peer.addr);
-            return Some(false);
+    for peer in &peers {
+        for table in keyspace.tables.values().filter(|t| !t.is_virtual) {
+            if let Err(e) = coordinator
+                .stream_range_from(peer.addr, TableId(table.id), i64::MIN, i64::MAX)
+                .await
+            {
+                tracing::debug!("cannot copy system_auth.{} from {}: {e}", table.name, peer.addr);
+                return Some(false);
+            }
         }
     }
-    tracing::info!("copied roles and permissions from {}", peer.addr);
+    let names: Vec<String> = peers.iter().map(|p| p.addr.to_string()).collect();
+    tracing::info!("copied roles and permissions from {}", names.join(", "));
     Some(true)
 }
 

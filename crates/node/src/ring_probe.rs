@@ -56,18 +56,18 @@ pub(crate) fn allocate(
     let rf = config
         .allocate_tokens_for_local_replication_factor
         .unwrap_or(DEFAULT_ALLOCATION_RF) as usize;
-    let tokens = match TokenRing::from_nodes(local_dc) {
-        Ok(ring) => {
-            let primary = allocate_tokens(&ring, config.num_tokens as usize, &taken);
-            refine_for_replication(&ring, &me, primary, rf, &taken)
+    // A new datacenter (no node of it in the ring yet): its first node takes evenly spaced tokens at a phase
+    // drawn from its host id, as a cluster's first nodes do, so first nodes of one datacenter starting
+    // together never pick the same tokens.
+    let ring = match TokenRing::from_nodes(local_dc) {
+        Ok(ring) if !ring.is_empty() => ring,
+        _ => {
+            tracing::info!("first node of datacenter {dc} in the ring; choosing random tokens");
+            return None;
         }
-        // A new datacenter: its first node spreads its tokens evenly, avoiding the other DCs' tokens.
-        Err(_) => allocate_tokens(
-            &TokenRing::from_nodes(std::iter::empty::<(SocketAddr, &[i64])>()).ok()?,
-            config.num_tokens as usize,
-            &taken,
-        ),
     };
+    let primary = allocate_tokens(&ring, config.num_tokens as usize, &taken);
+    let tokens = refine_for_replication(&ring, &me, primary, rf, &taken);
     tracing::info!(
         "allocated {} tokens balanced against {} known nodes",
         tokens.len(),

@@ -1,5 +1,6 @@
 //! The topology verbs of `nodetool`: `decommission` and `removenode <host id>|status|force`, client calls for
-//! the admin API's topology endpoints.
+//! the admin API's topology endpoints, and the keyspace replication calls the control plane makes when it adds
+//! or removes a datacenter.
 
 use mica_node_admin_api as api;
 use serde::Serialize;
@@ -39,6 +40,16 @@ impl AdminClient {
 
     pub fn removal_status(&self) -> Result<api::RemovalStatus, NodetoolError> {
         self.get(api::REMOVE_NODE_STATUS)
+    }
+
+    /// Every keyspace that replicates across nodes, with its replication map.
+    pub fn keyspaces(&self) -> Result<Vec<api::KeyspaceReplication>, NodetoolError> {
+        self.get(api::KEYSPACES)
+    }
+
+    /// `ALTER KEYSPACE ... WITH replication = ...`, run by the node itself.
+    pub fn alter_replication(&self, keyspace: &api::KeyspaceReplication) -> Result<(), NodetoolError> {
+        self.post_body(api::KEYSPACES, keyspace)
     }
 }
 

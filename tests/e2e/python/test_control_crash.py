@@ -200,15 +200,15 @@ def write_rows(addresses, ca_pem) -> dict[str, list[tuple[int, str]]]:
     return written
 
 
-def check_rows(written, ca_pem):
-    """Every node coordinates a read of every row written through any node (data replicates). At ONE: a
-    scale-in stops a node without decommissioning it yet, so it stays in the ring as a down replica."""
+def check_rows(written, ca_pem, addresses=None, consistency="QUORUM"):
+    """Every node (of `addresses`, by default those written through) coordinates a read of every row written
+    through any node (data replicates)."""
     from cassandra import ConsistencyLevel
 
     expected = sorted(row for rows in written.values() for row in rows)
-    for address in written:
+    for address in addresses or written:
         cluster, session = connect(address, ca_pem)
-        session.default_consistency_level = ConsistencyLevel.ONE
+        session.default_consistency_level = getattr(ConsistencyLevel, consistency)
         got = sorted((r.k, r.v) for r in session.execute("SELECT k, v FROM crash.kv"))
         cluster.shutdown()
         assert got == expected, (address, got)
@@ -254,7 +254,8 @@ def server(tmp_path):
 
 
 def test_kill_during_scale_out_and_datacenter_add(server):
-    created = server.cli("cluster", "create", "-c", "crash", "-i", PASSWORD, "--cluster-type", "NonProduction")
+    created = server.cli("cluster", "create", "-c", "crash", "-i", PASSWORD, "--cluster-type", "NonProduction",
+                         "--auto-replicate", "AllKeyspaces")
     ca_pem = created["properties"]["gossipCertificates"][0]["pem"]
     server.cli("datacenter", "create", "-c", "crash", "-d", "dc1", "-n", "2")
     marker = str(server.state_dir / "clusters" / "crash")
@@ -276,21 +277,28 @@ def test_kill_during_scale_out_and_datacenter_add(server):
     assert dc["properties"]["provisioningState"] == "Succeeded" and dc["properties"]["nodeCount"] == 3
     check_rows(written, ca_pem)
 
-    # Add dc2 (2 nodes); the server dies once its first node's process is spawned, then again right after the
-    # restart (before any step of its own).
+    # Add dc2 (2 nodes) with turnkey replication; the server dies once its first node's process is spawned,
+    # again right after the restart (before any step of its own), and once more while dc2 rebuilds from dc1.
     status, op = server.http("PUT", "/clusters/crash/dataCenters/dc2", {"properties": {"nodeCount": 2}})
     assert status == 202, op
     kill_when_step(server, op["id"], "started node crash/dc2/0")
     server.start()
     server.kill9()
     server.start()
+    kill_when_step(server, op["id"], "rebuilding datacenter dc2 from dc1")
+    server.start()
     done = wait_operation(server, op["id"])
     assert done["status"] == "Succeeded", (done, server.read_log()[-3000:])
+    names = [s["name"] for s in done["steps"]]
+    assert any(n.startswith("replicated keyspace crash to every datacenter: {'dc1': 2, 'dc2': 2}") for n in names), names
+    assert "rebuilt datacenter dc2 from dc1" in names, names
     check_nodes(server, "crash", ["dc1-0", "dc1-1", "dc1-2", "dc2-0", "dc2-1"])
     check_rows(written, ca_pem)
+    # dc2's own replicas hold every row: LOCAL_ONE through a dc2 node reads only dc2.
+    check_rows(written, ca_pem, dc_addresses(server, "crash", "dc2"), "LOCAL_ONE")
 
-    # Scale in 3 -> 2, with the server killed a moment after the request: the highest ordinal goes, process and
-    # directory.
+    # Scale in 3 -> 2, with the server killed a moment after the request: the highest ordinal is decommissioned
+    # (its data streams to the remaining replicas), then its process and directory go.
     status, op = server.http("PUT", "/clusters/crash/dataCenters/dc1", {"properties": {"nodeCount": 2}})
     assert status == 202, op
     time.sleep(SCALE_IN_KILL_DELAY_SECONDS)
@@ -300,6 +308,12 @@ def test_kill_during_scale_out_and_datacenter_add(server):
     assert done["status"] == "Succeeded", (done, server.read_log()[-3000:])
     check_nodes(server, "crash", ["dc1-0", "dc1-1", "dc2-0", "dc2-1"])
     assert not (server.state_dir / "clusters" / "crash" / "nodes" / "dc1-2").exists()
+    names = [s["name"] for s in done["steps"]]
+    assert any(n.startswith("decommissioning node crash/dc1/2") for n in names), names
+    # The ring forgot the node: every remaining node is Up/Normal in the status resource, and QUORUM reads work.
+    status, body = server.http("GET", "/clusters/crash/status")
+    nodes = [n for d in body["dataCenters"] for n in d["nodes"]]
+    assert len(nodes) == 4 and all((n["status"], n["state"]) == ("Up", "Normal") for n in nodes), nodes
     check_rows(written, ca_pem)
 
     # A graceful stop also stops the nodes this server adopted from the killed ones; the next start brings the
