@@ -10,6 +10,7 @@ pub mod admin_password;
 pub mod client;
 pub mod command;
 pub mod local;
+pub mod metrics;
 pub mod openapi;
 pub mod provider;
 pub mod reconcile;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 mod dc;
 mod histograms;
 pub use histograms::*;
+pub mod metrics;
 mod ops;
 pub use dc::*;
 pub use ops::*;

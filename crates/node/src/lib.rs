@@ -16,6 +16,7 @@ mod activity;
 mod admin;
 mod admin_dc;
 mod admin_histograms;
+mod admin_metrics;
 mod admin_ops;
 mod admin_repair;
 mod admin_topology;
