@@ -3,11 +3,13 @@
 //! Cassandra versions ([`version`]) and every validation rule ([`validate`]). Serde lives only here, at the edge;
 //! the server, the CLI and tests share these types.
 
+pub mod metrics;
 pub mod sku;
 pub mod types;
 pub mod validate;
 pub mod version;
 
+pub use metrics::{ClusterMetrics, MetricsPoint, MetricsSeries};
 pub use sku::{DEFAULT_SKU, SKUS, Sku, find_sku};
 pub use types::*;
 pub use validate::{ValidationError, validate_cluster_name, validate_data_center_name};

@@ -12,6 +12,7 @@ pub mod client;
 pub mod command;
 pub mod jobs;
 pub mod local;
+pub mod metrics;
 pub mod openapi;
 pub mod provider;
 pub mod reconcile;

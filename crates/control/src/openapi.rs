@@ -81,7 +81,11 @@ pub fn document() -> Value {
                     "requestBody": body("CommandPostBody"), "responses": errors(ok("CommandOutput"))}},
             "/operations/{operationId}": {"parameters": [{"name": "operationId", "in": "path", "required": true,
                     "schema": {"type": "string"}}],
-                "get": {"summary": "A long-running operation", "responses": errors(ok("OperationResource"))}}
+                "get": {"summary": "A long-running operation", "responses": errors(ok("OperationResource"))}},
+            "/clusters/{clusterName}/metrics": {"parameters": [{"name": "clusterName", "in": "path",
+                    "required": true, "schema": {"type": "string"}}],
+                "get": {"summary": "Read/write throughput and latency over the last hour, per datacenter and for the whole cluster",
+                    "responses": errors(ok("ClusterMetrics"))}}
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -109,6 +113,9 @@ pub fn document() -> Value {
                     "scheduledEventStrategy": string_enum(&["StopAny", "StopByRack"]),
                     "repairEnabled": {"type": "boolean"},
                     "deallocated": {"type": "boolean", "readOnly": true},
+                    "prometheusEndpoint": {"type": "object", "readOnly": true, "description":
+                        "A node whose Prometheus endpoint answers: http://{ipAddress}:9180/metrics",
+                        "properties": {"ipAddress": {"type": "string"}}},
                     "provisionError": {"$ref": "#/components/schemas/ProvisionError"}}},
                 "ClusterList": {"type": "object", "properties": {"value": {"type": "array",
                     "items": {"$ref": "#/components/schemas/ClusterResource"}}}},
@@ -145,6 +152,7 @@ pub fn document() -> Value {
                     "host": {"type": "string", "description": "The node's address"},
                     "arguments": {"type": "object", "additionalProperties": {"type": "string"}},
                     "cassandra-stop-start": {"type": "boolean"}, "readwrite": {"type": "boolean"}}},
+                "ClusterMetrics": metrics_schema(),
                 "CommandOutput": {"type": "object", "properties": {"commandOutput": {"type": "string"},
                     "errorOutput": {"type": "string"}, "exitCode": {"type": "integer"}}},
                 "ClusterStatus": {"type": "object", "properties": {"dataCenters": {"type": "array", "items": {
@@ -160,6 +168,20 @@ pub fn document() -> Value {
             }
         }
     })
+}
+
+/// `ClusterMetrics`: a separate function keeps the main `json!` literal within the macro recursion limit.
+fn metrics_schema() -> Value {
+    let number = json!({"type": "number"});
+    json!({"type": "object", "properties": {
+        "intervalSeconds": {"type": "integer"},
+        "series": {"type": "array", "items": {"type": "object", "properties": {
+            "dataCenter": {"type": "string", "nullable": true, "description": "null: the whole cluster"},
+            "points": {"type": "array", "items": {"type": "object", "properties": {
+                "time": {"type": "integer", "description": "Unix seconds"},
+                "readsPerSecond": number, "writesPerSecond": number,
+                "readLatencyP99Ms": number, "writeLatencyP99Ms": number,
+                "readLatencyMeanMs": number, "writeLatencyMeanMs": number}}}}}}}})
 }
 
 #[cfg(test)]

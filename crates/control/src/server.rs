@@ -73,6 +73,8 @@ struct AppState {
     store: Store,
     provider: Arc<dyn Provider>,
     wake: Arc<Mutex<mpsc::Sender<()>>>,
+    /// Throughput and latency series of every cluster (see [`crate::metrics`]).
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -122,11 +124,14 @@ pub fn run(options: &ServerOptions) -> Result<(), ServerError> {
             })
             .map_err(io("cannot start the reconciler thread"))?
     };
+    let (metrics, metrics_thread) = crate::metrics::spawn(store.clone(), provider.clone(), stop.clone())
+        .map_err(io("cannot start the metrics collector thread"))?;
 
     let state = AppState {
         store,
         provider: provider.clone(),
         wake: Arc::new(Mutex::new(wake_tx.clone())),
+        metrics,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -154,6 +159,7 @@ pub fn run(options: &ServerOptions) -> Result<(), ServerError> {
     stop.store(true, Ordering::Relaxed);
     let _ = wake_tx.send(());
     let _ = reconciler.join();
+    let _ = metrics_thread.join();
     tracing::info!("stopping the nodes this control plane started");
     provider.shutdown();
     served
@@ -230,6 +236,7 @@ fn router(state: AppState) -> axum::Router {
             axum::routing::post(invoke_command),
         )
         .route("/operations/{id}", get(get_operation))
+        .route("/clusters/{cluster}/metrics", get(cluster_metrics))
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state);
     axum::Router::new()
@@ -387,6 +394,9 @@ fn cluster_resource(state: &AppState, row: &ClusterRow) -> ApiResult<ClusterReso
             ip_address: a.to_string(),
         })
         .collect();
+    properties.prometheus_endpoint = state.metrics.prometheus_endpoint(&row.name).map(|a| SeedNode {
+        ip_address: a.to_string(),
+    });
     Ok(ClusterResource {
         id: Some(format!("/clusters/{}", row.name)),
         name: Some(row.name.clone()),
@@ -798,6 +808,21 @@ async fn get_operation(
         .ok_or_else(|| ApiError::NotFound(format!("operation '{id}' does not exist")))
 }
 
+/// `GET /clusters/{c}/metrics`: the last hour of throughput and latency points (see [`crate::metrics`]).
+async fn cluster_metrics(
+    State(state): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<Json<mica_control_api::ClusterMetrics>> {
+    existing_cluster(&state, &name)?;
+    let data_centers: Vec<String> = state
+        .store
+        .data_centers(&name)?
+        .into_iter()
+        .map(|dc| dc.name)
+        .collect();
+    Ok(Json(state.metrics.series(&name, &data_centers)))
+}
+
 /// The routes the router serves, as the OpenAPI document lists them (kept in step by a test).
 pub const ROUTES: &[(&str, &[&str])] = &[
     ("/openapi.json", &["get"]),
@@ -813,4 +838,5 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/clusters/{clusterName}/start", &["post"]),
     ("/clusters/{clusterName}/invokeCommand", &["post"]),
     ("/operations/{operationId}", &["get"]),
+    ("/clusters/{clusterName}/metrics", &["get"]),
 ];

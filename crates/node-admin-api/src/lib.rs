@@ -13,6 +13,7 @@ mod histograms;
 pub use histograms::*;
 mod keyspaces;
 pub use keyspaces::*;
+pub mod metrics;
 mod ops;
 pub use dc::*;
 pub use ops::*;

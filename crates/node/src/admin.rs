@@ -24,7 +24,7 @@ use tokio::sync::watch;
 /// Bytes of randomness in a generated admin token (hex-encoded, so the file holds twice as many characters).
 const TOKEN_BYTES: usize = 32;
 /// Linux reports process CPU times in clock ticks of 1/100 s on every platform Mica runs on.
-const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+pub(crate) const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 /// What the handlers need from the running node.
 pub(crate) struct AdminState {
@@ -135,6 +135,8 @@ fn router(state: Arc<AdminState>) -> Router {
         .merge(crate::admin_keyspaces::routes())
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such admin endpoint") })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        // Merged after the token check: Prometheus scrapes without a token (see admin_metrics).
+        .merge(crate::admin_metrics::routes())
         .with_state(state)
 }
 
@@ -425,7 +427,7 @@ pub(crate) fn select_tables(
 }
 
 /// Cassandra's "Load": bytes of table data on disk (the journal and engine metadata are not counted).
-fn load_bytes(storage: &dyn Engine) -> Result<u64, AdminError> {
+pub(crate) fn load_bytes(storage: &dyn Engine) -> Result<u64, AdminError> {
     let tables = storage.list_tables().map_err(server_error)?;
     tables.into_iter().try_fold(0u64, |sum, t| {
         Ok(sum + storage.table_size_bytes(t).map_err(server_error)?)
@@ -433,7 +435,7 @@ fn load_bytes(storage: &dyn Engine) -> Result<u64, AdminError> {
 }
 
 /// Resident memory of this process and total memory of the machine, from /proc (zeros elsewhere).
-fn memory_kb() -> (u64, u64) {
+pub(crate) fn memory_kb() -> (u64, u64) {
     let field = |file: &str, key: &str| {
         std::fs::read_to_string(file).ok().and_then(|text| {
             text.lines()
@@ -448,7 +450,7 @@ fn memory_kb() -> (u64, u64) {
 }
 
 /// Process CPU time (user + system) in clock ticks, from /proc/self/stat.
-fn cpu_ticks() -> Option<u64> {
+pub(crate) fn cpu_ticks() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
     let rest = stat.rsplit_once(')')?.1;

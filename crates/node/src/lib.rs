@@ -17,6 +17,7 @@ mod admin;
 mod admin_dc;
 mod admin_histograms;
 mod admin_keyspaces;
+mod admin_metrics;
 mod admin_ops;
 mod admin_repair;
 mod admin_topology;

@@ -53,12 +53,16 @@ pub fn bucket_offsets() -> &'static [u64; BUCKET_COUNT] {
 /// Recording is O(log buckets), allocation-free and lock-free.
 pub struct Histogram {
     buckets: [AtomicU64; BUCKET_COUNT + 1],
+    /// Sum of every recorded value (each capped at the last bucket bound, so the sum cannot wrap), for the
+    /// Prometheus `_sum` series and mean latencies.
+    sum: AtomicU64,
 }
 
 impl Default for Histogram {
     fn default() -> Self {
         Histogram {
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum: AtomicU64::new(0),
         }
     }
 }
@@ -74,6 +78,13 @@ impl Histogram {
     pub fn record(&self, value: u64) {
         let index = OFFSETS.partition_point(|&bound| bound < value);
         self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        self.sum
+            .fetch_add(value.min(OFFSETS[BUCKET_COUNT - 1]), Ordering::Relaxed);
+    }
+
+    /// Sum of the recorded values (values past the last bucket bound count as that bound).
+    pub fn sum(&self) -> u64 {
+        self.sum.load(Ordering::Relaxed)
     }
 
     /// Counts the time elapsed since `start`, in nanoseconds.
@@ -424,6 +435,7 @@ mod tests {
         assert_eq!(s.percentile(0.5), 50);
         assert_eq!(s.min(), 0, "the first bucket starts at 0");
         assert_eq!(s.max(), 103);
+        assert_eq!(h.sum(), 5050);
         let rows = s.nodetool_rows();
         assert!(rows[0] <= rows[4] && rows[4] <= rows[6], "{rows:?}");
         h.record(u64::MAX);
