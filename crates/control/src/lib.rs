@@ -11,6 +11,7 @@ pub mod client;
 pub mod command;
 pub mod local;
 pub mod openapi;
+pub mod probe;
 pub mod provider;
 pub mod reconcile;
 pub mod rolling;

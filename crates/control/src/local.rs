@@ -48,6 +48,12 @@ const ADMIN_PORT: u16 = mica_config::DEFAULT_ADMIN_PORT;
 const ADMIN_TOKEN_BYTES: usize = 32;
 /// How long a node may take to exit after `stopdaemon` before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `drain` (flushing every memtable) may take before the node is stopped without it.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// The probe role's password, next to the cluster CA (see [`crate::probe`]).
+const PROBE_PASSWORD_FILE: &str = "probe.password";
+/// Random bytes in a generated probe password.
+const PROBE_PASSWORD_BYTES: usize = 24;
 /// How many addresses the allocator tries before giving up.
 const MAX_ADDRESS_PROBES: u32 = 4096;
 
@@ -273,6 +279,23 @@ impl Provider for LocalProvider {
         fs::read_to_string(self.cluster_dir(cluster).join(CA_CERT)).ok()
     }
 
+    fn probe_password(&self, cluster: &str, create: bool) -> Result<Option<String>, ProviderError> {
+        let path = self.cluster_dir(cluster).join(PROBE_PASSWORD_FILE);
+        if let Ok(text) = fs::read_to_string(&path)
+            && !text.trim().is_empty()
+        {
+            return Ok(Some(text.trim().to_owned()));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let mut bytes = [0u8; PROBE_PASSWORD_BYTES];
+        rand::rng().fill_bytes(&mut bytes);
+        let password = hex(&bytes);
+        write_private(&path, &password)?;
+        Ok(Some(password))
+    }
+
     fn allocate_address(&self, taken: &HashSet<IpAddr>) -> Result<IpAddr, ProviderError> {
         let first = u32::from(self.first_address);
         for candidate in first..first.saturating_add(MAX_ADDRESS_PROBES) {
@@ -391,18 +414,20 @@ impl Provider for LocalProvider {
 
     fn stop_node(&self, node: &NodeRecord) -> Result<(), ProviderError> {
         let dir = self.node_dir(node);
-        // Graceful first, through the admin API like any operator would; errors mean it is already down.
-        let asked = self.admin_endpoint(node).is_some_and(|endpoint| {
+        // Graceful, as an operator would: `nodetool drain` (clients are turned away and memtables flushed, so
+        // the restart replays no commit log), then SIGTERM. A node that does not answer the drain (still
+        // starting, hung, already gone) is stopped all the same.
+        let drained = self.admin_endpoint(node).is_some_and(|endpoint| {
             mica_nodetool::AdminClient::new(&endpoint.host, endpoint.port, &endpoint.token)
-                .with_timeout(Duration::from_secs(crate::provider::ADMIN_PROBE_TIMEOUT_SECONDS))
-                .post(mica_node_admin_api::STOP_DAEMON, None)
+                .with_timeout(DRAIN_TIMEOUT)
+                .post(mica_node_admin_api::DRAIN, None)
                 .is_ok()
         });
-        if !asked
-            && !self.children().contains_key(&dir)
-            && let Some(pid) = self.orphan_pid(node)
-        {
-            // An orphan that does not answer yet (still starting) is asked to stop by signal.
+        if !drained {
+            tracing::info!("node {} did not answer drain; stopping it anyway", node.label());
+        }
+        let child_pid = self.children().get(&dir).map(Child::id);
+        if let Some(pid) = child_pid.or_else(|| self.orphan_pid(node)) {
             signal(pid, "-TERM");
         }
         let deadline = Instant::now() + STOP_TIMEOUT;

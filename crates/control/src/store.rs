@@ -70,7 +70,18 @@ const MIGRATIONS: &[&str] = &[
         cluster TEXT PRIMARY KEY REFERENCES clusters(name) ON DELETE CASCADE,
         password TEXT NOT NULL
      );",
+    // 3: commands started by invokeCommandAsync (`resource` is the API's CommandPublicResource JSON), kept
+    // until their cluster is deleted.
+    "CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        cluster TEXT NOT NULL REFERENCES clusters(name) ON DELETE CASCADE,
+        enqueued INTEGER NOT NULL,
+        resource TEXT NOT NULL
+     );
+     CREATE INDEX commands_by_cluster ON commands(cluster, enqueued);",
 ];
+
+mod commands;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
