@@ -509,7 +509,7 @@ impl Provider for LocalProvider {
             .map(|c| format!("{}\n", c.pem.trim()))
             .collect();
         let client_ca_on_disk = fs::read_to_string(dir.join(CLIENT_CA)).unwrap_or_default();
-        Ok(fresh == on_disk && client_ca == client_ca_on_disk)
+        Ok(same_effective_config(&fresh, &on_disk, &dir) && client_ca == client_ca_on_disk)
     }
 
     fn admin_endpoint(&self, node: &NodeRecord) -> Option<AdminEndpoint> {
@@ -636,6 +636,23 @@ fn write_atomically(path: &Path, contents: &str, private: bool) -> Result<(), Pr
     fs::rename(&temporary, path).map_err(|e| io_error(path, e))
 }
 
+/// Whether two renderings of a node's cassandra.yaml configure the node alike: the same text, or the same typed
+/// configuration once loaded. A fragment value equal to Cassandra's default (`compaction_throughput: 64MiB/s`),
+/// the same value in other units, or a key Mica accepts but does not act on changes the text but not the
+/// node, so it restarts nothing; the file keeps its old text until the node is prepared again.
+fn same_effective_config(fresh: &str, on_disk: &str, dir: &Path) -> bool {
+    if fresh == on_disk {
+        return true;
+    }
+    match (
+        NodeConfig::from_yaml_str(fresh, dir),
+        NodeConfig::from_yaml_str(on_disk, dir),
+    ) {
+        (Ok(fresh), Ok(on_disk)) => fresh.config == on_disk.config,
+        _ => false,
+    }
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -646,6 +663,65 @@ mod tests {
     use mica_control_api::{ClusterProperties, DataCenterProperties};
 
     use super::*;
+
+    #[test]
+    fn fragment_values_equal_to_the_defaults_need_no_restart() {
+        use base64::Engine as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let provider = LocalProvider::new(
+            tmp.path(),
+            PathBuf::from("/bin/false"),
+            Ipv4Addr::new(127, 0, 78, 1),
+        );
+        provider.prepare_cluster("c1").unwrap();
+        let node = NodeRecord {
+            cluster: "c1".into(),
+            data_center: "dc1".into(),
+            ordinal: 0,
+            address: "127.0.78.1".parse().unwrap(),
+            rack: "rack1".into(),
+        };
+        let cluster = ClusterProperties {
+            cassandra_version: Some("4.0".into()),
+            ..Default::default()
+        };
+        let seeds = [node.address];
+        let with_fragment = |fragment: Option<&str>| DataCenterProperties {
+            node_count: Some(1),
+            base64_encoded_cassandra_yaml_fragment: fragment
+                .map(|f| base64::engine::general_purpose::STANDARD.encode(f)),
+            ..Default::default()
+        };
+        let current = |dc: &DataCenterProperties| {
+            provider
+                .config_is_current(&NodeSpec {
+                    cluster: &cluster,
+                    data_center: dc,
+                    node: &node,
+                    seeds: &seeds,
+                })
+                .unwrap()
+        };
+        let plain = with_fragment(None);
+        provider
+            .prepare_node(&NodeSpec {
+                cluster: &cluster,
+                data_center: &plain,
+                node: &node,
+                seeds: &seeds,
+            })
+            .unwrap();
+        assert!(current(&plain));
+        assert!(
+            current(&with_fragment(Some("compaction_throughput: 64MiB/s\n"))),
+            "the default"
+        );
+        assert!(
+            current(&with_fragment(Some("compaction_throughput: 65536KiB/s\n"))),
+            "the default in KiB/s"
+        );
+        assert!(!current(&with_fragment(Some("compaction_throughput: 96MiB/s\n"))));
+    }
 
     #[test]
     fn prepared_node_config_loads_with_tls_password_sku_and_fragment() {

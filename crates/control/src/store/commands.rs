@@ -42,7 +42,7 @@ impl Store {
     pub fn commands(&self, cluster: &str) -> Result<Vec<CommandPublicResource>> {
         let conn = self.lock();
         let mut statement =
-            conn.prepare("SELECT resource FROM commands WHERE cluster = ?1 ORDER BY enqueued, id")?;
+            conn.prepare("SELECT resource FROM commands WHERE cluster = ?1 ORDER BY enqueued, rowid")?;
         let raw: Vec<String> = statement
             .query_map([cluster], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
@@ -112,6 +112,8 @@ mod tests {
             .create_cluster("c1", &ClusterProperties::default(), None, &op)
             .unwrap();
         store.save_command("c1", &command("b", 2)).unwrap();
+        // Same second: kept in the order they were accepted, whatever their ids.
+        store.save_command("c1", &command("0", 2)).unwrap();
         let mut done = command("a", 1);
         done.status = CommandStatus::Finished;
         done.exit_code = Some(0);
@@ -122,9 +124,9 @@ mod tests {
             .into_iter()
             .map(|c| c.command_id)
             .collect();
-        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(ids, ["a", "b", "0"]);
         assert!(store.command("c2", "a").unwrap().is_none());
-        assert_eq!(store.fail_interrupted_commands().unwrap(), 1);
+        assert_eq!(store.fail_interrupted_commands().unwrap(), 2);
         let b = store.command("c1", "b").unwrap().unwrap();
         assert_eq!(b.status, CommandStatus::Failed);
         assert_eq!(b.error_output.as_deref(), Some(INTERRUPTED));
