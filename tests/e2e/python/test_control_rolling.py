@@ -18,8 +18,9 @@ import pytest
 import test_control
 from test_control import Server
 
-# A loopback block of its own, apart from test_control's 127.150-199 and other helpers' tests.
-FIRST_NODE_ADDRESS = f"127.{60 + os.getpid() % 30}.0.1"
+# A loopback block of its own: node tests use 127.0-2.x.y, test_up 127.50-89, test_control_crash 127.100-139,
+# test_control 127.150-199, the Rust CLI test 127.2xx.x.250; this file takes 127.20-49.
+FIRST_NODE_ADDRESS = f"127.{20 + os.getpid() % 30}.0.1"
 PASSWORD = "r0lling-pass"
 
 
