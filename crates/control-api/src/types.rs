@@ -319,6 +319,74 @@ pub struct CommandOutput {
     pub exit_code: Option<i32>,
 }
 
+/// The state of a command run by `invokeCommandAsync` (Azure's `CommandPublicResource.status` values that
+/// a command passes through here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandStatus {
+    /// Accepted and stored; not started yet.
+    Enqueued,
+    /// Running against the node's admin API.
+    Processing,
+    /// Ran; `exitCode` says whether the verb itself succeeded.
+    Finished,
+    /// Could not run to the end (the node did not answer, or the control plane restarted meanwhile).
+    Failed,
+}
+
+impl CommandStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandStatus::Enqueued => "Enqueued",
+            CommandStatus::Processing => "Processing",
+            CommandStatus::Finished => "Finished",
+            CommandStatus::Failed => "Failed",
+        }
+    }
+
+    /// Whether the command will not change any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, CommandStatus::Finished | CommandStatus::Failed)
+    }
+}
+
+/// `clusters/{c}/commands/{commandId}`: a command started by `invokeCommandAsync`, with Azure's
+/// `CommandPublicResource` property names (`commandId`, `command`, `arguments`, `host`, `isAdmin`,
+/// `cassandraStopStart`, `readWrite`, `result`, `status`, `outputFile`) plus `errorOutput` and `exitCode` as in
+/// [`CommandOutput`] and Unix-second timestamps as in [`OperationResource`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandPublicResource {
+    pub command_id: String,
+    pub command: String,
+    #[serde(default)]
+    pub arguments: BTreeMap<String, String>,
+    pub host: String,
+    /// Commands never run with admin privileges here (only allowlisted nodetool verbs).
+    #[serde(default)]
+    pub is_admin: bool,
+    #[serde(default)]
+    pub cassandra_stop_start: bool,
+    #[serde(default)]
+    pub read_write: bool,
+    pub status: CommandStatus,
+    /// The command's standard output (Azure's name for it), empty until it finished.
+    #[serde(default)]
+    pub result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Azure writes large results to a file; here the result is always inline, so this stays empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_file: Option<String>,
+    /// Seconds since the Unix epoch: accepted, started, finished.
+    pub enqueued_time: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<u64>,
+}
+
 /// `clusters/{c}/status`: every datacenter's nodes as the service observes them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

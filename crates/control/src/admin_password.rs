@@ -40,12 +40,19 @@ pub fn ensure_admin_password(
     ca_pem: &str,
     password: &str,
 ) -> Result<PasswordOutcome, ProviderError> {
-    // The reconciler runs on a plain thread; the driver needs a runtime for the few requests it makes.
+    block_on(ensure_async(SocketAddr::new(address, port), ca_pem, password))
+}
+
+/// Runs a CQL client future to completion. The reconciler runs on a plain thread; the driver needs a runtime
+/// for the few requests it makes.
+pub(crate) fn block_on<T>(
+    future: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| ProviderError::new(format!("cannot start a CQL client runtime: {e}")))?;
-    runtime.block_on(ensure_async(SocketAddr::new(address, port), ca_pem, password))
+    runtime.block_on(future)
 }
 
 async fn ensure_async(
@@ -82,35 +89,63 @@ pub fn set_on_nodes(
     nodes: &[NodeRecord],
     password: &str,
 ) -> Result<(), ProviderError> {
+    // The probe role's password is kept before the role exists, so a repeated step uses the same one.
+    let probe_password = match nodes.first() {
+        Some(first) => provider.probe_password(&first.cluster, true)?,
+        None => None,
+    };
     for node in nodes {
         let outcome = provider.set_admin_password(node, password)?;
         tracing::info!("admin password on node {}: {outcome:?}", node.label());
     }
+    // While the admin password is still known: the role rolling restarts probe the cluster with.
+    if let (Some(first), Some(probe_password)) = (nodes.first(), probe_password) {
+        let probe = crate::probe::ProbeSpec {
+            password: Some(probe_password),
+            replication: crate::probe::replication_for(nodes),
+        };
+        provider.create_probe_role(first, password, &probe)?;
+        tracing::info!(
+            "created the probe role {} through node {}",
+            crate::probe::PROBE_ROLE,
+            first.label()
+        );
+    }
     Ok(())
 }
 
-/// A session to exactly one node (the driver would otherwise also open pools to the peers it discovers).
+/// A session to exactly one node as the `cassandra` superuser.
 async fn connect(
     node: SocketAddr,
     tls: &Arc<rustls::ClientConfig>,
     password: &str,
 ) -> Result<Session, String> {
+    connect_as(node, tls, Some((DEFAULT_SUPERUSER, password))).await
+}
+
+/// A session to exactly one node (the driver would otherwise also open pools to the peers it discovers), so
+/// every request is coordinated by that node; logged in as `credentials` (user, password) when given.
+pub(crate) async fn connect_as(
+    node: SocketAddr,
+    tls: &Arc<rustls::ClientConfig>,
+    credentials: Option<(&str, &str)>,
+) -> Result<Session, String> {
     let filter = AllowListHostFilter::new([node]).map_err(|e| e.to_string())?;
-    SessionBuilder::new()
+    let mut builder = SessionBuilder::new()
         .known_node_addr(node)
         .tls_context(Some(tls.clone()))
-        .user(DEFAULT_SUPERUSER, password)
         .host_filter(Arc::new(filter))
         .fetch_schema_metadata(false)
-        .connection_timeout(CONNECT_TIMEOUT)
-        .build()
-        .await
-        .map_err(|e| e.to_string())
+        .connection_timeout(CONNECT_TIMEOUT);
+    if let Some((user, password)) = credentials {
+        builder = builder.user(user, password);
+    }
+    builder.build().await.map_err(|e| e.to_string())
 }
 
 /// A rustls client configuration trusting only the cluster CA. The ring provider is named explicitly: the
 /// driver also compiles aws-lc-rs, and with two providers built rustls cannot pick a default.
-fn tls_config(ca_pem: &str) -> Result<Arc<rustls::ClientConfig>, ProviderError> {
+pub(crate) fn tls_config(ca_pem: &str) -> Result<Arc<rustls::ClientConfig>, ProviderError> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         let cert = cert.map_err(|e| ProviderError::new(format!("the cluster CA is not valid PEM: {e}")))?;

@@ -56,9 +56,10 @@ pub fn data_center_deletion(
     let keyspaces = client
         .keyspaces()
         .map_err(|e| CheckError::Unknown(format!("cannot list keyspaces: {e}")))?;
+    // The control plane's own keyspace is stripped whatever autoReplicate says.
     let referencing: Vec<_> = keyspaces
         .iter()
-        .filter(|k| k.data_centers().contains_key(dc))
+        .filter(|k| k.data_centers().contains_key(dc) && k.keyspace != crate::probe::PROBE_KEYSPACE)
         .collect();
     if let Some(only) = referencing.iter().find(|k| k.data_centers().len() == 1) {
         return Err(CheckError::Refused(format!(
@@ -98,9 +99,7 @@ pub fn scale_in(
     if let Some(client) = any_live(provider, &ordered)
         && let Ok(keyspaces) = client.keyspaces()
     {
-        let managed = |name: &str| {
-            auto != AutoReplicate::None && crate::topology::REPLICATED_SYSTEM_KEYSPACES.contains(&name)
-        };
+        let managed = |name: &str| crate::topology::is_managed(auto, name);
         for keyspace in keyspaces.iter().filter(|k| !managed(&k.keyspace)) {
             if let Some(&factor) = keyspace.data_centers().get(dc)
                 && usize::try_from(factor).unwrap_or(usize::MAX) > keep

@@ -3,12 +3,15 @@
 //! Azure's `CommandOutput` (`commandOutput`, `errorOutput`, `exitCode`).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use mica_control_api::{CommandOutput, CommandPostBody, ValidationError};
+use mica_control_api::{
+    CommandOutput, CommandPostBody, CommandPublicResource, CommandStatus, ValidationError,
+};
 
 use crate::provider::Provider;
-use crate::store::NodeRecord;
+use crate::store::{NodeRecord, Store, StoreError, now_seconds};
 
 /// The nodetool verbs users may invoke: read-only ones and the harmless maintenance ones. Verbs that stop or
 /// reshape a node (stopdaemon, decommission, ...) are the control plane's own business.
@@ -113,6 +116,78 @@ pub fn invoke(provider: &dyn Provider, node: &NodeRecord, argv: &[String]) -> Co
         },
         Err(e) => failed(format!("nodetool: {e}")),
     }
+}
+
+/// `POST clusters/{c}/invokeCommandAsync`: stores the command as Enqueued and runs it on a thread of its own;
+/// the returned resource is what the API answers with 202. The thread writes Processing, then Finished (the
+/// verb ran; its exit code says how it went) or Failed (the node's admin API did not answer).
+pub fn start_async(
+    store: &Store,
+    provider: Arc<dyn Provider>,
+    node: NodeRecord,
+    body: &CommandPostBody,
+    argv: Vec<String>,
+) -> Result<CommandPublicResource, StoreError> {
+    let mut command = CommandPublicResource {
+        command_id: uuid::Uuid::new_v4().to_string(),
+        command: body.command.clone(),
+        arguments: body.arguments.clone(),
+        host: body.host.trim().to_owned(),
+        is_admin: false,
+        cassandra_stop_start: body.cassandra_stop_start.unwrap_or(false),
+        read_write: body.read_write.unwrap_or(false),
+        status: CommandStatus::Enqueued,
+        result: String::new(),
+        error_output: None,
+        exit_code: None,
+        output_file: None,
+        enqueued_time: now_seconds(),
+        start_time: None,
+        end_time: None,
+    };
+    let cluster = node.cluster.clone();
+    store.save_command(&cluster, &command)?;
+    let accepted = command.clone();
+    let thread_store = store.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("command-{}", command.command_id))
+        .spawn(move || {
+            command.status = CommandStatus::Processing;
+            command.start_time = Some(now_seconds());
+            if let Err(e) = thread_store.save_command(&node.cluster, &command) {
+                tracing::error!("command {}: {e}", command.command_id);
+            }
+            let output = invoke(provider.as_ref(), &node, &argv);
+            finish(&mut command, output, provider.admin_endpoint(&node).is_some());
+            if let Err(e) = thread_store.save_command(&node.cluster, &command) {
+                tracing::error!("command {}: {e}", command.command_id);
+            }
+        });
+    if let Err(e) = spawned {
+        // No thread: the command fails at once rather than staying Enqueued for ever.
+        let mut failed_command = accepted;
+        failed_command.status = CommandStatus::Failed;
+        failed_command.error_output = Some(format!("cannot start the command: {e}"));
+        failed_command.end_time = Some(now_seconds());
+        store.save_command(&cluster, &failed_command)?;
+        return Ok(failed_command);
+    }
+    Ok(accepted)
+}
+
+/// Copies a finished invocation into the command resource. A node without an admin API (never started)
+/// makes the command Failed; anything the verb itself reports is Finished with its exit code, as Azure
+/// reports a nodetool error.
+fn finish(command: &mut CommandPublicResource, output: CommandOutput, had_endpoint: bool) {
+    command.status = if had_endpoint {
+        CommandStatus::Finished
+    } else {
+        CommandStatus::Failed
+    };
+    command.result = output.command_output;
+    command.error_output = output.error_output;
+    command.exit_code = output.exit_code;
+    command.end_time = Some(now_seconds());
 }
 
 fn failed(message: String) -> CommandOutput {

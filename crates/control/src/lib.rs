@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod local;
 pub mod metrics;
 pub mod openapi;
+pub mod probe;
 pub mod provider;
 pub mod reconcile;
 pub mod rolling;

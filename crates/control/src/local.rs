@@ -48,6 +48,12 @@ const ADMIN_PORT: u16 = mica_config::DEFAULT_ADMIN_PORT;
 const ADMIN_TOKEN_BYTES: usize = 32;
 /// How long a node may take to exit after `stopdaemon` before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `drain` (flushing every memtable) may take before the node is stopped without it.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// The probe role's password, next to the cluster CA (see [`crate::probe`]).
+const PROBE_PASSWORD_FILE: &str = "probe.password";
+/// Random bytes in a generated probe password.
+const PROBE_PASSWORD_BYTES: usize = 24;
 /// How many addresses the allocator tries before giving up.
 const MAX_ADDRESS_PROBES: u32 = 4096;
 
@@ -273,6 +279,23 @@ impl Provider for LocalProvider {
         fs::read_to_string(self.cluster_dir(cluster).join(CA_CERT)).ok()
     }
 
+    fn probe_password(&self, cluster: &str, create: bool) -> Result<Option<String>, ProviderError> {
+        let path = self.cluster_dir(cluster).join(PROBE_PASSWORD_FILE);
+        if let Ok(text) = fs::read_to_string(&path)
+            && !text.trim().is_empty()
+        {
+            return Ok(Some(text.trim().to_owned()));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let mut bytes = [0u8; PROBE_PASSWORD_BYTES];
+        rand::rng().fill_bytes(&mut bytes);
+        let password = hex(&bytes);
+        write_private(&path, &password)?;
+        Ok(Some(password))
+    }
+
     fn allocate_address(&self, taken: &HashSet<IpAddr>) -> Result<IpAddr, ProviderError> {
         let first = u32::from(self.first_address);
         for candidate in first..first.saturating_add(MAX_ADDRESS_PROBES) {
@@ -391,18 +414,20 @@ impl Provider for LocalProvider {
 
     fn stop_node(&self, node: &NodeRecord) -> Result<(), ProviderError> {
         let dir = self.node_dir(node);
-        // Graceful first, through the admin API like any operator would; errors mean it is already down.
-        let asked = self.admin_endpoint(node).is_some_and(|endpoint| {
+        // Graceful, as an operator would: `nodetool drain` (clients are turned away and memtables flushed, so
+        // the restart replays no commit log), then SIGTERM. A node that does not answer the drain (still
+        // starting, hung, already gone) is stopped all the same.
+        let drained = self.admin_endpoint(node).is_some_and(|endpoint| {
             mica_nodetool::AdminClient::new(&endpoint.host, endpoint.port, &endpoint.token)
-                .with_timeout(Duration::from_secs(crate::provider::ADMIN_PROBE_TIMEOUT_SECONDS))
-                .post(mica_node_admin_api::STOP_DAEMON, None)
+                .with_timeout(DRAIN_TIMEOUT)
+                .post(mica_node_admin_api::DRAIN, None)
                 .is_ok()
         });
-        if !asked
-            && !self.children().contains_key(&dir)
-            && let Some(pid) = self.orphan_pid(node)
-        {
-            // An orphan that does not answer yet (still starting) is asked to stop by signal.
+        if !drained {
+            tracing::info!("node {} did not answer drain; stopping it anyway", node.label());
+        }
+        let child_pid = self.children().get(&dir).map(Child::id);
+        if let Some(pid) = child_pid.or_else(|| self.orphan_pid(node)) {
             signal(pid, "-TERM");
         }
         let deadline = Instant::now() + STOP_TIMEOUT;
@@ -484,7 +509,7 @@ impl Provider for LocalProvider {
             .map(|c| format!("{}\n", c.pem.trim()))
             .collect();
         let client_ca_on_disk = fs::read_to_string(dir.join(CLIENT_CA)).unwrap_or_default();
-        Ok(fresh == on_disk && client_ca == client_ca_on_disk)
+        Ok(same_effective_config(&fresh, &on_disk, &dir) && client_ca == client_ca_on_disk)
     }
 
     fn admin_endpoint(&self, node: &NodeRecord) -> Option<AdminEndpoint> {
@@ -611,6 +636,23 @@ fn write_atomically(path: &Path, contents: &str, private: bool) -> Result<(), Pr
     fs::rename(&temporary, path).map_err(|e| io_error(path, e))
 }
 
+/// Whether two renderings of a node's cassandra.yaml configure the node alike: the same text, or the same typed
+/// configuration once loaded. A fragment value equal to Cassandra's default (`compaction_throughput: 64MiB/s`),
+/// the same value in other units, or a key Mica accepts but does not act on changes the text but not the
+/// node, so it restarts nothing; the file keeps its old text until the node is prepared again.
+fn same_effective_config(fresh: &str, on_disk: &str, dir: &Path) -> bool {
+    if fresh == on_disk {
+        return true;
+    }
+    match (
+        NodeConfig::from_yaml_str(fresh, dir),
+        NodeConfig::from_yaml_str(on_disk, dir),
+    ) {
+        (Ok(fresh), Ok(on_disk)) => fresh.config == on_disk.config,
+        _ => false,
+    }
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -621,6 +663,65 @@ mod tests {
     use mica_control_api::{ClusterProperties, DataCenterProperties};
 
     use super::*;
+
+    #[test]
+    fn fragment_values_equal_to_the_defaults_need_no_restart() {
+        use base64::Engine as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let provider = LocalProvider::new(
+            tmp.path(),
+            PathBuf::from("/bin/false"),
+            Ipv4Addr::new(127, 0, 78, 1),
+        );
+        provider.prepare_cluster("c1").unwrap();
+        let node = NodeRecord {
+            cluster: "c1".into(),
+            data_center: "dc1".into(),
+            ordinal: 0,
+            address: "127.0.78.1".parse().unwrap(),
+            rack: "rack1".into(),
+        };
+        let cluster = ClusterProperties {
+            cassandra_version: Some("4.0".into()),
+            ..Default::default()
+        };
+        let seeds = [node.address];
+        let with_fragment = |fragment: Option<&str>| DataCenterProperties {
+            node_count: Some(1),
+            base64_encoded_cassandra_yaml_fragment: fragment
+                .map(|f| base64::engine::general_purpose::STANDARD.encode(f)),
+            ..Default::default()
+        };
+        let current = |dc: &DataCenterProperties| {
+            provider
+                .config_is_current(&NodeSpec {
+                    cluster: &cluster,
+                    data_center: dc,
+                    node: &node,
+                    seeds: &seeds,
+                })
+                .unwrap()
+        };
+        let plain = with_fragment(None);
+        provider
+            .prepare_node(&NodeSpec {
+                cluster: &cluster,
+                data_center: &plain,
+                node: &node,
+                seeds: &seeds,
+            })
+            .unwrap();
+        assert!(current(&plain));
+        assert!(
+            current(&with_fragment(Some("compaction_throughput: 64MiB/s\n"))),
+            "the default"
+        );
+        assert!(
+            current(&with_fragment(Some("compaction_throughput: 65536KiB/s\n"))),
+            "the default in KiB/s"
+        );
+        assert!(!current(&with_fragment(Some("compaction_throughput: 96MiB/s\n"))));
+    }
 
     #[test]
     fn prepared_node_config_loads_with_tls_password_sku_and_fragment() {

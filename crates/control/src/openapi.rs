@@ -40,7 +40,7 @@ pub fn document() -> Value {
         "Failed",
         "Canceled",
     ]);
-    json!({
+    let mut document = json!({
         "openapi": "3.0.3",
         "info": {"title": "Mica control plane", "version": env!("CARGO_PKG_VERSION"),
             "description": "Managed Apache Cassandra-compatible clusters; resources shaped like Azure's Microsoft.DocumentDB/cassandraClusters."},
@@ -167,7 +167,41 @@ pub fn document() -> Value {
                         "memoryTotalKB": {"type": "integer"}, "cpuUsage": {"type": "number"}}}}}}}}}
             }
         }
-    })
+    });
+    add_async_commands(&mut document, &errors);
+    document
+}
+
+/// The `invokeCommandAsync` and `commands` paths and the `CommandPublicResource` schema.
+fn add_async_commands(document: &mut Value, errors: &dyn Fn(Value) -> Value) {
+    let cluster =
+        json!({"name": "clusterName", "in": "path", "required": true, "schema": {"type": "string"}});
+    let command = json!({"name": "commandId", "in": "path", "required": true, "schema": {"type": "string"}});
+    let resource = json!({"$ref": "#/components/schemas/CommandPublicResource"});
+    document["paths"]["/clusters/{clusterName}/invokeCommandAsync"] = json!({"parameters": [cluster.clone()],
+        "post": {"summary": "Start an allowlisted nodetool command on one node; poll the command named by Location",
+            "requestBody": {"required": true, "content": {"application/json":
+                {"schema": {"$ref": "#/components/schemas/CommandPostBody"}}}},
+            "responses": errors(json!({"202": {"description": "Accepted",
+                "headers": {"Location": {"schema": {"type": "string"},
+                    "description": "/clusters/{clusterName}/commands/{commandId}"}},
+                "content": {"application/json": {"schema": resource.clone()}}}}))}});
+    document["paths"]["/clusters/{clusterName}/commands"] = json!({"parameters": [cluster.clone()],
+        "get": {"summary": "The cluster's commands started with invokeCommandAsync, oldest first",
+            "responses": errors(json!({"200": {"description": "OK", "content": {"application/json": {"schema":
+                {"type": "object", "properties": {"value": {"type": "array", "items": resource.clone()}}}}}}}))}});
+    document["paths"]["/clusters/{clusterName}/commands/{commandId}"] = json!({"parameters": [cluster, command],
+        "get": {"summary": "A command started with invokeCommandAsync",
+            "responses": errors(json!({"200": {"description": "OK",
+                "content": {"application/json": {"schema": resource}}}}))}});
+    document["components"]["schemas"]["CommandPublicResource"] = json!({"type": "object", "properties": {
+        "commandId": {"type": "string"}, "command": {"type": "string"}, "host": {"type": "string"},
+        "arguments": {"type": "object", "additionalProperties": {"type": "string"}},
+        "isAdmin": {"type": "boolean"}, "cassandraStopStart": {"type": "boolean"}, "readWrite": {"type": "boolean"},
+        "status": {"type": "string", "enum": ["Enqueued", "Processing", "Finished", "Failed"]},
+        "result": {"type": "string", "description": "The command's output"},
+        "errorOutput": {"type": "string"}, "exitCode": {"type": "integer"}, "outputFile": {"type": "string"},
+        "enqueuedTime": {"type": "integer"}, "startTime": {"type": "integer"}, "endTime": {"type": "integer"}}});
 }
 
 /// `ClusterMetrics`: a separate function keeps the main `json!` literal within the macro recursion limit.

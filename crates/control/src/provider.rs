@@ -101,11 +101,40 @@ pub trait Provider: Send + Sync {
             .with_timeout(std::time::Duration::from_secs(ADMIN_PROBE_TIMEOUT_SECONDS))
             .status(None)
             .ok()?;
-        Some(
-            status
-                .nodes
-                .iter()
-                .all(|peer| peer.status == mica_node_admin_api::NodeLiveness::Up),
+        Some(status.nodes.iter().all(|peer| {
+            peer.status == mica_node_admin_api::NodeLiveness::Up
+                && peer.state == mica_node_admin_api::NodeState::Normal
+        }))
+    }
+
+    /// The password of the cluster's probe role ([`crate::probe::PROBE_ROLE`]); with `create`, one is generated
+    /// and kept first when none exists. Providers with no place for secrets answer `None`, and rolling restarts
+    /// of clusters with password authentication then skip the LOCAL_QUORUM probe.
+    fn probe_password(&self, _cluster: &str, _create: bool) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Creates the probe role, keyspace and grants through `node`, as the `cassandra` superuser.
+    fn create_probe_role(
+        &self,
+        node: &NodeRecord,
+        admin_password: &str,
+        probe: &crate::probe::ProbeSpec,
+    ) -> Result<(), ProviderError> {
+        let ca = self
+            .cluster_ca(&node.cluster)
+            .ok_or_else(|| ProviderError::new(format!("cluster {} has no CA yet", node.cluster)))?;
+        let password = probe
+            .password
+            .as_deref()
+            .ok_or_else(|| ProviderError::new("the probe role needs a password"))?;
+        crate::probe::create_role(
+            node.address,
+            CQL_PORT,
+            &ca,
+            admin_password,
+            password,
+            &probe.replication,
         )
     }
 
@@ -122,6 +151,18 @@ pub trait Provider: Send + Sync {
             .into_iter()
             .find(|p| p.address == address)
             .map(|p| p.state)
+    }
+
+    /// Runs the LOCAL_QUORUM probe coordinated by `node` (see [`crate::probe`]).
+    fn local_quorum_probe(
+        &self,
+        node: &NodeRecord,
+        probe: &crate::probe::ProbeSpec,
+    ) -> Result<(), ProviderError> {
+        let ca = self
+            .cluster_ca(&node.cluster)
+            .ok_or_else(|| ProviderError::new(format!("cluster {} has no CA yet", node.cluster)))?;
+        crate::probe::run(node.address, CQL_PORT, &ca, probe)
     }
 
     /// Stops every process this provider started (control-plane shutdown).

@@ -302,7 +302,9 @@ pub fn reconcile_cluster(
     // stopped, one per pass and only while every node is Up; the start path above brings it back with the new
     // configuration.
     if not_ready.is_empty() && !deallocated {
-        match crate::rolling::next_step(provider, &cluster, &live_dcs, &nodes, &seeds) {
+        match crate::rolling::next_step_recorded(
+            store, &mut op, provider, &cluster, &live_dcs, &nodes, &seeds,
+        ) {
             Ok(crate::rolling::RollingStep::Settled) => {}
             Ok(crate::rolling::RollingStep::Wait(why)) => {
                 if crate::rolling::stalled(op.as_ref()) {
@@ -312,7 +314,7 @@ pub fn reconcile_cluster(
                 return Ok(Outcome::Waiting);
             }
             Ok(crate::rolling::RollingStep::Stop(node)) => {
-                if let Err(e) = provider.stop_node(node) {
+                if let Err(e) = crate::rolling::stop(provider, &node) {
                     return fail(
                         &mut op,
                         "NodeStopFailed",
@@ -341,7 +343,7 @@ pub fn reconcile_cluster(
         let percent = u8::try_from(done * 100 / desired_total.max(1))
             .unwrap_or(100)
             .min(99);
-        if percent > current.percent_complete {
+        if percent > current.percent_complete && !crate::rolling::owns_progress(current) {
             current.percent_complete = percent;
             store.save_operation(current)?;
         }

@@ -101,6 +101,12 @@ pub fn run(options: &ServerOptions) -> Result<(), ServerError> {
             state_dir.join(TOKEN_FILE).display()
         );
     }
+    let interrupted = store.fail_interrupted_commands()?;
+    if interrupted > 0 {
+        tracing::warn!(
+            "{interrupted} command(s) were still running when the control plane stopped; marked Failed"
+        );
+    }
     let provider: Arc<dyn Provider> = Arc::new(LocalProvider::new(
         &state_dir,
         options.node_binary.clone(),
@@ -235,6 +241,15 @@ fn router(state: AppState) -> axum::Router {
             "/clusters/{cluster}/invokeCommand",
             axum::routing::post(invoke_command),
         )
+        .route(
+            "/clusters/{cluster}/invokeCommandAsync",
+            axum::routing::post(commands::invoke_command_async),
+        )
+        .route("/clusters/{cluster}/commands", get(commands::list_commands))
+        .route(
+            "/clusters/{cluster}/commands/{command}",
+            get(commands::get_command),
+        )
         .route("/operations/{id}", get(get_operation))
         .route("/clusters/{cluster}/metrics", get(cluster_metrics))
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
@@ -276,6 +291,8 @@ async fn openapi() -> Response {
     )
         .into_response()
 }
+
+mod commands;
 
 /// Every error the API returns, mapped once to a status and a problem document.
 #[derive(Debug)]
@@ -837,6 +854,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/clusters/{clusterName}/deallocate", &["post"]),
     ("/clusters/{clusterName}/start", &["post"]),
     ("/clusters/{clusterName}/invokeCommand", &["post"]),
+    ("/clusters/{clusterName}/invokeCommandAsync", &["post"]),
+    ("/clusters/{clusterName}/commands", &["get"]),
+    ("/clusters/{clusterName}/commands/{commandId}", &["get"]),
     ("/operations/{operationId}", &["get"]),
     ("/clusters/{clusterName}/metrics", &["get"]),
 ];

@@ -80,7 +80,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (cluster, data_center, keyspace),
         FOREIGN KEY (cluster, data_center) REFERENCES data_centers(cluster, name) ON DELETE CASCADE
      );",
+    // 4: commands started by invokeCommandAsync (`resource` is the API's CommandPublicResource JSON), kept
+    // until their cluster is deleted.
+    "CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        cluster TEXT NOT NULL REFERENCES clusters(name) ON DELETE CASCADE,
+        enqueued INTEGER NOT NULL,
+        resource TEXT NOT NULL
+     );
+     CREATE INDEX commands_by_cluster ON commands(cluster, enqueued);",
 ];
+
+mod commands;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

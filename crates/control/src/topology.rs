@@ -175,28 +175,32 @@ fn factor_for(node_count: i64, wanted: u32) -> u32 {
         .min(wanted.max(1))
 }
 
+/// Whether the control plane owns a keyspace's replication (min(3, nodes) replicas in every datacenter,
+/// adjusted on every topology change): its own probe keyspace always, the system keyspaces when the cluster
+/// auto-replicates.
+pub fn is_managed(auto: AutoReplicate, keyspace: &str) -> bool {
+    keyspace == crate::probe::PROBE_KEYSPACE
+        || (auto != AutoReplicate::None && REPLICATED_SYSTEM_KEYSPACES.contains(&keyspace))
+}
+
 /// The keyspaces turnkey replication keeps in every datacenter.
 fn in_scope(auto: AutoReplicate, keyspace: &KeyspaceReplication) -> bool {
-    let system = REPLICATED_SYSTEM_KEYSPACES.contains(&keyspace.keyspace.as_str());
-    match auto {
-        AutoReplicate::None => false,
-        AutoReplicate::SystemKeyspaces => system,
-        // User keyspaces with SimpleStrategy are left alone: turning them into NetworkTopologyStrategy would
-        // move replicas without streaming.
-        AutoReplicate::AllKeyspaces => system || keyspace.is_network_topology(),
-    }
+    // User keyspaces with SimpleStrategy are left alone: turning them into NetworkTopologyStrategy would move
+    // replicas without streaming.
+    is_managed(auto, &keyspace.keyspace)
+        || (auto == AutoReplicate::AllKeyspaces && keyspace.is_network_topology())
 }
 
 /// The replication a keyspace needs so that every datacenter of `dcs` holds it, or `None` when it has it.
 /// A user keyspace gains the missing datacenters (at its largest factor, capped by their node counts) and
-/// keeps the rest; a managed system keyspace becomes NetworkTopologyStrategy with
+/// keeps the rest; a managed keyspace ([`is_managed`]) becomes NetworkTopologyStrategy with
 /// min([`DEFAULT_REPLICATION_FACTOR`], nodes) replicas in every datacenter, following scale-outs and -ins.
 /// Datacenters the control plane does not run (external ones) are kept as they are.
 fn replication_with_every_dc(
     keyspace: &KeyspaceReplication,
+    managed: bool,
     dcs: &[&DataCenterRow],
 ) -> Option<BTreeMap<String, String>> {
-    let system = REPLICATED_SYSTEM_KEYSPACES.contains(&keyspace.keyspace.as_str());
     let present = keyspace.data_centers();
     let wanted = present
         .values()
@@ -209,7 +213,7 @@ fn replication_with_every_dc(
         .collect();
     for dc in dcs {
         let nodes = dc.properties.node_count.unwrap_or(0);
-        if system {
+        if managed {
             factors.insert(dc.name.clone(), factor_for(nodes, DEFAULT_REPLICATION_FACTOR));
         } else {
             factors
@@ -242,56 +246,57 @@ pub fn replicate(
 ) -> Result<Progress, StoreError> {
     let auto = cluster.properties.auto_replicate.unwrap_or_default();
     let pending = store.pending_rebuilds(&cluster.name)?;
-    if nodes.is_empty() || (pending.is_empty() && auto == AutoReplicate::None) {
+    // Nothing to ask without nodes, or with a provider that gives no admin endpoints (it cannot tell, like
+    // `Provider::config_is_current`'s default).
+    if nodes.iter().all(|n| provider.admin_endpoint(n).is_none()) {
         return Ok(Progress::Settled);
     }
     let Some((_, client)) = live_node(provider, nodes) else {
         return Ok(Progress::Wait("no node answers its admin API".into()));
     };
-    if auto != AutoReplicate::None {
-        let keyspaces = match client.keyspaces() {
-            Ok(k) => k,
-            Err(e) => return Ok(Progress::Wait(format!("cannot list keyspaces: {e}"))),
+    let keyspaces = match client.keyspaces() {
+        Ok(k) => k,
+        Err(e) => return Ok(Progress::Wait(format!("cannot list keyspaces: {e}"))),
+    };
+    // With one datacenter, SimpleStrategy system keyspaces stay as Cassandra creates them.
+    let managed = keyspaces
+        .iter()
+        .filter(|k| in_scope(auto, k) && (live_dcs.len() > 1 || k.is_network_topology()));
+    for keyspace in managed {
+        let managed = is_managed(auto, &keyspace.keyspace);
+        let Some(replication) = replication_with_every_dc(keyspace, managed, live_dcs) else {
+            continue;
         };
-        // With one datacenter, SimpleStrategy system keyspaces stay as Cassandra creates them.
-        let managed = keyspaces
+        // A datacenter added to an existing keyspace must stream its data, unless the whole datacenter
+        // is about to be rebuilt anyway. The rebuild is recorded before the keyspace changes.
+        let before: Vec<&str> = keyspace.data_centers().into_keys().collect();
+        let source = before
             .iter()
-            .filter(|k| in_scope(auto, k) && (live_dcs.len() > 1 || k.is_network_topology()));
-        for keyspace in managed {
-            let Some(replication) = replication_with_every_dc(keyspace, live_dcs) else {
-                continue;
-            };
-            // A datacenter added to an existing keyspace must stream its data, unless the whole datacenter
-            // is about to be rebuilt anyway. The rebuild is recorded before the keyspace changes.
-            let before: Vec<&str> = keyspace.data_centers().into_keys().collect();
-            let source = before
+            .find(|dc| live_dcs.iter().any(|d| d.name == **dc))
+            .map(|dc| (*dc).to_owned());
+        for dc in live_dcs.iter().filter(|d| !before.contains(&d.name.as_str())) {
+            let whole = pending
                 .iter()
-                .find(|dc| live_dcs.iter().any(|d| d.name == **dc))
-                .map(|dc| (*dc).to_owned());
-            for dc in live_dcs.iter().filter(|d| !before.contains(&d.name.as_str())) {
-                let whole = pending
-                    .iter()
-                    .any(|p| p.data_center == dc.name && p.keyspace.is_none());
-                if let (false, Some(source), true) = (whole, &source, keyspace.is_network_topology()) {
-                    store.add_pending_rebuild(&PendingRebuild {
-                        cluster: cluster.name.clone(),
-                        data_center: dc.name.clone(),
-                        keyspace: Some(keyspace.keyspace.clone()),
-                        source: source.clone(),
-                    })?;
-                }
+                .any(|p| p.data_center == dc.name && p.keyspace.is_none());
+            if let (false, Some(source), true) = (whole, &source, keyspace.is_network_topology()) {
+                store.add_pending_rebuild(&PendingRebuild {
+                    cluster: cluster.name.clone(),
+                    data_center: dc.name.clone(),
+                    keyspace: Some(keyspace.keyspace.clone()),
+                    source: source.clone(),
+                })?;
             }
-            let altered = KeyspaceReplication {
-                keyspace: keyspace.keyspace.clone(),
-                replication,
-            };
-            let done = format!(
-                "replicated keyspace {} to every datacenter: {}",
-                altered.keyspace,
-                describe(&altered.replication)
-            );
-            return Ok(alter(&client, &altered, done));
         }
+        let altered = KeyspaceReplication {
+            keyspace: keyspace.keyspace.clone(),
+            replication,
+        };
+        let done = format!(
+            "replicated keyspace {} to every datacenter: {}",
+            altered.keyspace,
+            describe(&altered.replication)
+        );
+        return Ok(alter(&client, &altered, done));
     }
     // One rebuild at a time, in the store's order.
     if let Some(rebuild) = pending.first() {
@@ -439,7 +444,7 @@ pub fn strip(
                 keyspace.keyspace, dc.name
             ));
         }
-        if auto == AutoReplicate::None {
+        if auto == AutoReplicate::None && !is_managed(auto, &keyspace.keyspace) {
             return Progress::Failed(format!(
                 "keyspace {} still replicates to datacenter {}; ALTER KEYSPACE to remove it (or set \
                  autoReplicate) first",
@@ -498,14 +503,14 @@ mod tests {
     fn a_new_datacenter_gets_the_keyspace_factor_capped_by_its_size() {
         let (dc1, dc2) = (dc("dc1", 3), dc("dc2", 2));
         let ks = keyspace("ks", &[("class", NETWORK_TOPOLOGY_STRATEGY), ("dc1", "3")]);
-        let replication = replication_with_every_dc(&ks, &[&dc1, &dc2]).expect("dc2 is missing");
+        let replication = replication_with_every_dc(&ks, false, &[&dc1, &dc2]).expect("dc2 is missing");
         assert_eq!(replication.get("dc1").map(String::as_str), Some("3"));
         assert_eq!(replication.get("dc2").map(String::as_str), Some("2"));
         let done = keyspace(
             "ks",
             &[("class", NETWORK_TOPOLOGY_STRATEGY), ("dc1", "3"), ("dc2", "2")],
         );
-        assert_eq!(replication_with_every_dc(&done, &[&dc1, &dc2]), None);
+        assert_eq!(replication_with_every_dc(&done, false, &[&dc1, &dc2]), None);
     }
 
     #[test]
@@ -518,7 +523,7 @@ mod tests {
                 ("replication_factor", "1"),
             ],
         );
-        let replication = replication_with_every_dc(&ks, &[&dc1, &dc2]).expect("not NTS yet");
+        let replication = replication_with_every_dc(&ks, true, &[&dc1, &dc2]).expect("not NTS yet");
         assert_eq!(
             replication.get("class").map(String::as_str),
             Some(NETWORK_TOPOLOGY_STRATEGY)

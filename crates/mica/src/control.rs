@@ -58,6 +58,8 @@ pub fn server(args: &ServerArgs) -> Result<()> {
     Ok(())
 }
 
+mod commands;
+
 /// How the CLI reaches the control plane.
 #[derive(Debug, Args)]
 pub struct Connection {
@@ -128,8 +130,12 @@ pub enum ClusterCommand {
     Deallocate(ClusterForceArgs),
     /// Start a deallocated cluster again.
     Start(ClusterForceArgs),
-    /// Run an allowlisted nodetool command on one node and print its output.
+    /// Run an allowlisted nodetool command on one node and print its output (with --no-wait: start it in the
+    /// background and print the command resource; see `mica cluster command show`).
     InvokeCommand(InvokeCommandArgs),
+    /// Show or list commands started with `invoke-command --no-wait`.
+    #[command(subcommand)]
+    Command(commands::CommandCommand),
 }
 
 #[derive(Debug, Args)]
@@ -351,6 +357,9 @@ pub fn cluster(command: &ClusterCommand, connection: &Connection) -> Result<()> 
                 cassandra_stop_start: None,
                 read_write: None,
             };
+            if connection.no_wait {
+                return commands::invoke_async(connection, &args.cluster_name, &body);
+            }
             let output: CommandOutput =
                 client.post_json(&format!("/clusters/{}/invokeCommand", args.cluster_name), &body)?;
             match connection.output {
@@ -368,6 +377,7 @@ pub fn cluster(command: &ClusterCommand, connection: &Connection) -> Result<()> 
                 }
             }
         }
+        ClusterCommand::Command(command) => commands::run(command, connection),
         ClusterCommand::Delete(args) => {
             let _ = args.yes;
             let op = client.delete(&format!("/clusters/{}", args.cluster_name))?;
