@@ -8,8 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::policies::host_filter::AllowListHostFilter;
@@ -24,6 +24,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the ALTER ROLE statement may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// What the control plane's CQL connections to a cluster's nodes need: the cluster CA to verify them and, for
+/// a cluster that requires client certificates, the control plane's own identity (key and certificate PEM,
+/// issued by the cluster CA, which the nodes' client truststore then includes).
+#[derive(Clone, Debug)]
+pub struct CqlTls {
+    pub ca_pem: String,
+    pub identity_pem: Option<String>,
+}
+
 /// What [`ensure_admin_password`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PasswordOutcome {
@@ -37,10 +46,10 @@ pub enum PasswordOutcome {
 pub fn ensure_admin_password(
     address: IpAddr,
     port: u16,
-    ca_pem: &str,
+    tls: &CqlTls,
     password: &str,
 ) -> Result<PasswordOutcome, ProviderError> {
-    block_on(ensure_async(SocketAddr::new(address, port), ca_pem, password))
+    block_on(ensure_async(SocketAddr::new(address, port), tls, password))
 }
 
 /// Runs a CQL client future to completion. The reconciler runs on a plain thread; the driver needs a runtime
@@ -57,10 +66,10 @@ pub(crate) fn block_on<T>(
 
 async fn ensure_async(
     node: SocketAddr,
-    ca_pem: &str,
+    tls: &CqlTls,
     password: &str,
 ) -> Result<PasswordOutcome, ProviderError> {
-    let tls = tls_config(ca_pem)?;
+    let tls = tls_config(tls)?;
     match connect(node, &tls, DEFAULT_SUPERUSER).await {
         Ok(session) => {
             let statement = format!(
@@ -143,11 +152,12 @@ pub(crate) async fn connect_as(
     builder.build().await.map_err(|e| e.to_string())
 }
 
-/// A rustls client configuration trusting only the cluster CA. The ring provider is named explicitly: the
-/// driver also compiles aws-lc-rs, and with two providers built rustls cannot pick a default.
-pub(crate) fn tls_config(ca_pem: &str) -> Result<Arc<rustls::ClientConfig>, ProviderError> {
+/// A rustls client configuration trusting only the cluster CA, presenting the control plane's identity when
+/// it has one. The ring provider is named explicitly: the driver also compiles aws-lc-rs, and with two
+/// providers built rustls cannot pick a default.
+pub(crate) fn tls_config(tls: &CqlTls) -> Result<Arc<rustls::ClientConfig>, ProviderError> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+    for cert in CertificateDer::pem_slice_iter(tls.ca_pem.as_bytes()) {
         let cert = cert.map_err(|e| ProviderError::new(format!("the cluster CA is not valid PEM: {e}")))?;
         roots
             .add(cert)
@@ -157,8 +167,22 @@ pub(crate) fn tls_config(ca_pem: &str) -> Result<Arc<rustls::ClientConfig>, Prov
         rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .map_err(|e| ProviderError::new(format!("cannot configure TLS: {e}")))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+    let config = match &tls.identity_pem {
+        None => config.with_no_client_auth(),
+        Some(pem) => {
+            let bad = |e: &dyn std::fmt::Display| {
+                ProviderError::new(format!(
+                    "the control plane's client certificate is not usable: {e}"
+                ))
+            };
+            let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(&e))?;
+            let key = PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| bad(&e))?;
+            config.with_client_auth_cert(certs, key).map_err(|e| bad(&e))?
+        }
+    };
     Ok(Arc::new(config))
 }
 
@@ -179,6 +203,12 @@ mod tests {
 
     #[test]
     fn a_broken_ca_is_an_error_not_a_panic() {
-        assert!(tls_config("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n").is_err());
+        assert!(
+            tls_config(&CqlTls {
+                ca_pem: "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n".into(),
+                identity_pem: None,
+            })
+            .is_err()
+        );
     }
 }

@@ -24,6 +24,23 @@ pub const ALLOWED_COMMANDS: &[&str] = &[
     "tablestats",
     "flush",
     "compact",
+    "tablehistograms",
+    "proxyhistograms",
+    "describering",
+    "getendpoints",
+    "gossipinfo",
+    "tpstats",
+    "compactionstats",
+    "netstats",
+    "getcompactionthroughput",
+    "getstreamthroughput",
+    "gettimeout",
+    "snapshot",
+    "listsnapshots",
+    "clearsnapshot",
+    "repair",
+    "cleanup",
+    "rebuild",
 ];
 
 /// nodetool's exit code when the command failed.

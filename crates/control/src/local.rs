@@ -35,6 +35,9 @@ const CA_CERT: &str = "ca.pem";
 const CA_KEY: &str = "ca-key.pem";
 const NODE_PEM: &str = "node.pem";
 const CLIENT_CA: &str = "client-ca.pem";
+/// The control plane's own client key and certificate (issued by the cluster CA), in the cluster directory:
+/// what its CQL connections present to nodes that require client certificates.
+const CONTROL_CLIENT_PEM: &str = "control-client.pem";
 const CONFIG_FILE: &str = "cassandra.yaml";
 const RACKDC_FILE: &str = "cassandra-rackdc.properties";
 const TOKEN_FILE: &str = "admin.token";
@@ -271,8 +274,18 @@ impl Provider for LocalProvider {
         let key = KeyPair::generate().map_err(cert_error)?;
         let cert = ca_params()?.self_signed(&key).map_err(cert_error)?;
         write_private(&dir.join(CA_KEY), &key.serialize_pem())?;
+        issue_certificate(
+            &dir.join(CONTROL_CLIENT_PEM),
+            (&key, &cert.pem()),
+            "mica control plane",
+            None,
+        )?;
         // The certificate last: its presence means the CA is complete.
         write_file(&dir.join(CA_CERT), &cert.pem())
+    }
+
+    fn client_identity(&self, cluster: &str) -> Option<String> {
+        fs::read_to_string(self.cluster_dir(cluster).join(CONTROL_CLIENT_PEM)).ok()
     }
 
     fn cluster_ca(&self, cluster: &str) -> Option<String> {
@@ -329,15 +342,23 @@ impl Provider for LocalProvider {
         let ca_key = KeyPair::from_pem(&ca_key).map_err(cert_error)?;
         write_file(&dir.join(CA_CERT), &ca_pem)?;
         if !dir.join(NODE_PEM).exists() {
-            issue_node_certificate(&dir, &ca_key, &ca_pem, node.address)?;
+            issue_certificate(
+                &dir.join(NODE_PEM),
+                (&ca_key, &ca_pem),
+                &format!("mica node {}", node.address),
+                Some(node.address),
+            )?;
         }
-        let client_ca: String = spec
-            .cluster
-            .client_certificates
-            .iter()
-            .map(|c| format!("{}\n", c.pem.trim()))
-            .collect();
-        write_file(&dir.join(CLIENT_CA), &client_ca)?;
+        // Clusters created before the control plane had an identity get one now.
+        if !cluster_dir.join(CONTROL_CLIENT_PEM).exists() {
+            issue_certificate(
+                &cluster_dir.join(CONTROL_CLIENT_PEM),
+                (&ca_key, &ca_pem),
+                "mica control plane",
+                None,
+            )?;
+        }
+        write_file(&dir.join(CLIENT_CA), &client_ca_bundle(spec, &ca_pem))?;
         if !dir.join(TOKEN_FILE).exists() {
             let mut bytes = [0u8; ADMIN_TOKEN_BYTES];
             rand::rng().fill_bytes(&mut bytes);
@@ -502,12 +523,8 @@ impl Provider for LocalProvider {
             },
             &dir,
         )?;
-        let client_ca: String = spec
-            .cluster
-            .client_certificates
-            .iter()
-            .map(|c| format!("{}\n", c.pem.trim()))
-            .collect();
+        let ca_pem = fs::read_to_string(dir.join(CA_CERT)).unwrap_or_default();
+        let client_ca = client_ca_bundle(spec, &ca_pem);
         let client_ca_on_disk = fs::read_to_string(dir.join(CLIENT_CA)).unwrap_or_default();
         Ok(same_effective_config(&fresh, &on_disk, &dir) && client_ca == client_ca_on_disk)
     }
@@ -574,24 +591,37 @@ fn ca_params() -> Result<CertificateParams, ProviderError> {
     Ok(params)
 }
 
-/// Writes node.pem: the node's key, its certificate for `address` and the CA, as the PEM keystore expects.
-fn issue_node_certificate(
-    dir: &Path,
-    ca_key: &KeyPair,
-    ca_pem: &str,
-    address: IpAddr,
+/// The client truststore of a node that requires client certificates: the user's certificates, plus the
+/// cluster CA so the control plane's own identity is accepted (the CA key never leaves the control plane).
+fn client_ca_bundle(spec: &NodeSpec<'_>, ca_pem: &str) -> String {
+    let mut bundle: String = spec
+        .cluster
+        .client_certificates
+        .iter()
+        .map(|c| format!("{}\n", c.pem.trim()))
+        .collect();
+    if !bundle.is_empty() {
+        bundle.push_str(&format!("{}\n", ca_pem.trim()));
+    }
+    bundle
+}
+
+/// Writes `path`: a fresh key, its certificate named `name` (for `address`, when given) signed by the cluster
+/// CA (`ca`: its key and certificate), and the CA certificate, as the PEM keystore (and a client identity)
+/// expects.
+fn issue_certificate(
+    path: &Path,
+    (ca_key, ca_pem): (&KeyPair, &str),
+    name: &str,
+    address: Option<IpAddr>,
 ) -> Result<(), ProviderError> {
     let issuer = Issuer::new(ca_params()?, ca_key);
-    let mut params = CertificateParams::new(vec![address.to_string()]).map_err(cert_error)?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, format!("mica node {address}"));
+    let sans = address.map(|a| vec![a.to_string()]).unwrap_or_default();
+    let mut params = CertificateParams::new(sans).map_err(cert_error)?;
+    params.distinguished_name.push(DnType::CommonName, name);
     let key = KeyPair::generate().map_err(cert_error)?;
     let cert = params.signed_by(&key, &issuer).map_err(cert_error)?;
-    write_private(
-        &dir.join(NODE_PEM),
-        &format!("{}{}{ca_pem}", key.serialize_pem(), cert.pem()),
-    )
+    write_private(path, &format!("{}{}{ca_pem}", key.serialize_pem(), cert.pem()))
 }
 
 fn cert_error(e: rcgen::Error) -> ProviderError {

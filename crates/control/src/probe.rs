@@ -21,7 +21,9 @@ use std::time::Duration;
 use scylla::client::session::Session;
 use scylla::statement::{Consistency, Statement};
 
-use crate::admin_password::{DEFAULT_SUPERUSER, block_on, connect_as, cql_string_literal, tls_config};
+use crate::admin_password::{
+    CqlTls, DEFAULT_SUPERUSER, block_on, connect_as, cql_string_literal, tls_config,
+};
 use crate::provider::ProviderError;
 use crate::store::NodeRecord;
 
@@ -85,14 +87,14 @@ pub fn replication_matches(current: &HashMap<String, String>, wanted: &BTreeMap<
 pub fn create_role(
     address: IpAddr,
     port: u16,
-    ca_pem: &str,
+    tls: &CqlTls,
     admin_password: &str,
     probe_password: &str,
     replication: &BTreeMap<String, usize>,
 ) -> Result<(), ProviderError> {
     let node = SocketAddr::new(address, port);
     block_on(async {
-        let tls = tls_config(ca_pem)?;
+        let tls = tls_config(tls)?;
         let session = connect_as(node, &tls, Some((DEFAULT_SUPERUSER, admin_password)))
             .await
             .map_err(|e| {
@@ -114,10 +116,10 @@ pub fn create_role(
 }
 
 /// Runs the probe coordinated by the node at `address:port`; `Ok` when the LOCAL_QUORUM read answered.
-pub fn run(address: IpAddr, port: u16, ca_pem: &str, spec: &ProbeSpec) -> Result<(), ProviderError> {
+pub fn run(address: IpAddr, port: u16, tls: &CqlTls, spec: &ProbeSpec) -> Result<(), ProviderError> {
     let node = SocketAddr::new(address, port);
     block_on(async {
-        let tls = tls_config(ca_pem)?;
+        let tls = tls_config(tls)?;
         let credentials = spec.password.as_deref().map(|p| (PROBE_ROLE, p));
         let session = connect_as(node, &tls, credentials)
             .await

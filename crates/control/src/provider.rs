@@ -65,6 +65,24 @@ pub trait Provider: Send + Sync {
     /// Where the node's log is, for error messages.
     fn log_location(&self, node: &NodeRecord) -> String;
 
+    /// The control plane's client identity (key and certificate PEM) for clusters that require client
+    /// certificates; `None` when the provider keeps none.
+    fn client_identity(&self, _cluster: &str) -> Option<String> {
+        None
+    }
+
+    /// What the control plane's CQL connections to the cluster's nodes need (see
+    /// [`crate::admin_password::CqlTls`]).
+    fn cql_tls(&self, cluster: &str) -> Result<crate::admin_password::CqlTls, ProviderError> {
+        let ca_pem = self
+            .cluster_ca(cluster)
+            .ok_or_else(|| ProviderError::new(format!("cluster {cluster} has no CA yet")))?;
+        Ok(crate::admin_password::CqlTls {
+            ca_pem,
+            identity_pem: self.client_identity(cluster),
+        })
+    }
+
     /// What the node says about itself through its admin API; `None` while it does not answer.
     fn node_info(&self, node: &NodeRecord) -> Option<NodeInfo> {
         let endpoint = self.admin_endpoint(node)?;
@@ -80,10 +98,8 @@ pub trait Provider: Send + Sync {
         node: &NodeRecord,
         password: &str,
     ) -> Result<crate::admin_password::PasswordOutcome, ProviderError> {
-        let ca = self
-            .cluster_ca(&node.cluster)
-            .ok_or_else(|| ProviderError::new(format!("cluster {} has no CA yet", node.cluster)))?;
-        crate::admin_password::ensure_admin_password(node.address, CQL_PORT, &ca, password)
+        let tls = self.cql_tls(&node.cluster)?;
+        crate::admin_password::ensure_admin_password(node.address, CQL_PORT, &tls, password)
     }
 
     /// Whether the node's configuration on disk is what `spec` renders today (ignoring the seed list, which
@@ -121,9 +137,7 @@ pub trait Provider: Send + Sync {
         admin_password: &str,
         probe: &crate::probe::ProbeSpec,
     ) -> Result<(), ProviderError> {
-        let ca = self
-            .cluster_ca(&node.cluster)
-            .ok_or_else(|| ProviderError::new(format!("cluster {} has no CA yet", node.cluster)))?;
+        let tls = self.cql_tls(&node.cluster)?;
         let password = probe
             .password
             .as_deref()
@@ -131,7 +145,7 @@ pub trait Provider: Send + Sync {
         crate::probe::create_role(
             node.address,
             CQL_PORT,
-            &ca,
+            &tls,
             admin_password,
             password,
             &probe.replication,
@@ -159,10 +173,8 @@ pub trait Provider: Send + Sync {
         node: &NodeRecord,
         probe: &crate::probe::ProbeSpec,
     ) -> Result<(), ProviderError> {
-        let ca = self
-            .cluster_ca(&node.cluster)
-            .ok_or_else(|| ProviderError::new(format!("cluster {} has no CA yet", node.cluster)))?;
-        crate::probe::run(node.address, CQL_PORT, &ca, probe)
+        let tls = self.cql_tls(&node.cluster)?;
+        crate::probe::run(node.address, CQL_PORT, &tls, probe)
     }
 
     /// Stops every process this provider started (control-plane shutdown).

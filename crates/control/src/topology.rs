@@ -108,6 +108,14 @@ pub fn retire(provider: &dyn Provider, jobs: &Jobs, nodes: &[NodeRecord], victim
             .map(|p| p.state)
         {
             Some(NodeState::Normal) => {
+                // The node checks replication factors against the schema it has: a keyspace just altered
+                // to fit the smaller datacenter must have reached it.
+                if !client
+                    .describe_cluster()
+                    .is_ok_and(|d| d.schema_versions.len() == 1)
+                {
+                    return Progress::Wait("the nodes do not agree on the schema yet".into());
+                }
                 let Some(client) = admin(provider, victim) else {
                     return Progress::Wait(format!("node {label} has no admin endpoint"));
                 };
