@@ -81,7 +81,11 @@ pub fn document() -> Value {
                     "requestBody": body("CommandPostBody"), "responses": errors(ok("CommandOutput"))}},
             "/operations/{operationId}": {"parameters": [{"name": "operationId", "in": "path", "required": true,
                     "schema": {"type": "string"}}],
-                "get": {"summary": "A long-running operation", "responses": errors(ok("OperationResource"))}}
+                "get": {"summary": "A long-running operation", "responses": errors(ok("OperationResource"))}},
+            "/clusters/{clusterName}/operations": {"parameters": [{"name": "clusterName", "in": "path",
+                    "required": true, "schema": {"type": "string"}}],
+                "get": {"summary": "The cluster's operations, newest first (at most 100)",
+                    "responses": errors(ok("OperationList"))}}
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -140,6 +144,8 @@ pub fn document() -> Value {
                     "steps": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"},
                         "time": {"type": "integer"}}}},
                     "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "OperationList": {"type": "object", "properties": {"value": {"type": "array",
+                    "items": {"$ref": "#/components/schemas/OperationResource"}}}},
                 "CommandPostBody": {"type": "object", "required": ["command", "host"], "properties": {
                     "command": {"type": "string", "enum": crate::command::ALLOWED_COMMANDS},
                     "host": {"type": "string", "description": "The node's address"},

@@ -229,11 +229,14 @@ fn router(state: AppState) -> axum::Router {
             axum::routing::post(invoke_command),
         )
         .route("/operations/{id}", get(get_operation))
+        .route("/clusters/{cluster}/operations", get(list_operations))
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state);
     axum::Router::new()
         .route(mica_control_api::OPENAPI_PATH, get(openapi))
         .merge(api)
+        // The web portal's page and files (no token needed: the page asks for it and sends it on API calls).
+        .merge(mica_portal::router())
         .fallback(|| async { ApiError::NotFound("no such path; see /openapi.json".into()) })
 }
 
@@ -725,6 +728,22 @@ async fn get_operation(
         .ok_or_else(|| ApiError::NotFound(format!("operation '{id}' does not exist")))
 }
 
+/// How many operations `GET /clusters/{c}/operations` returns at most (newest first).
+const MAX_LISTED_OPERATIONS: usize = 100;
+
+/// `GET /clusters/{c}/operations`: the cluster's operations, newest first (the portal's Activity pane). Operations
+/// outlive a deleted cluster, so only a name with neither a cluster nor operations is unknown.
+async fn list_operations(
+    State(state): State<AppState>,
+    UrlPath(cluster): UrlPath<String>,
+) -> ApiResult<Json<ListResponse<OperationResource>>> {
+    let value = state.store.cluster_operations(&cluster, MAX_LISTED_OPERATIONS)?;
+    if value.is_empty() && state.store.cluster(&cluster)?.is_none() {
+        return Err(ApiError::NotFound(format!("cluster '{cluster}' does not exist")));
+    }
+    Ok(Json(ListResponse { value }))
+}
+
 /// The routes the router serves, as the OpenAPI document lists them (kept in step by a test).
 pub const ROUTES: &[(&str, &[&str])] = &[
     ("/openapi.json", &["get"]),
@@ -740,4 +759,5 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/clusters/{clusterName}/start", &["post"]),
     ("/clusters/{clusterName}/invokeCommand", &["post"]),
     ("/operations/{operationId}", &["get"]),
+    ("/clusters/{clusterName}/operations", &["get"]),
 ];
