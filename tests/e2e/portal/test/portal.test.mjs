@@ -167,6 +167,12 @@ test('the portal walks the quickstart against a real mica server', {timeout: 30 
 
   await step('create wizard: validation shown inline, then create and watch it succeed', async () => {
     await page.getByRole('link', {name: '+ Create'}).click();
+    // The tabs are a keyboard-operable tablist: arrows move between them.
+    await page.getByRole('tab', {name: 'Basics'}).focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getByRole('tab', {name: 'Data center'}).getAttribute('aria-selected'), 'true');
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await page.getByRole('tab', {name: 'Basics'}).getAttribute('aria-selected'), 'true');
     await page.getByLabel('Cluster name').fill('1bad');
     await page.getByLabel('Cassandra version').selectOption('4.0');
     await page.getByLabel('Initial Cassandra admin password').fill(PASSWORD);
@@ -325,8 +331,42 @@ test('the portal walks the quickstart against a real mica server', {timeout: 30 
     assert.match(await items.first().innerText(), /start cluster/);
     await screenshot('activity');
     await pane('Metrics');
-    await page.locator('.notice, svg.chart, .pane .muted').first().waitFor();
+    await page.locator('.notice, svg.chart').first().waitFor();
     await screenshot('metrics');
+    // The charts themselves, from a response of the agreed shape (served through the page's own origin).
+    const now = Math.floor(Date.now() / 1000);
+    const points = (scale) => Array.from({length: 12}, (_, i) => ({time: now - (11 - i) * 10,
+      readsPerSecond: scale * (100 + i * 5), writesPerSecond: scale * (50 + i), readLatencyP99Ms: 3 + i / 10,
+      writeLatencyP99Ms: 2 + i / 20, readLatencyMeanMs: 1.2, writeLatencyMeanMs: 0.8}));
+    const sample = {intervalSeconds: 10, series: [{dataCenter: 'dc1', points: points(1)},
+      {dataCenter: null, points: points(2)}, {dataCenter: 'dc2', points: points(1)}]};
+    await page.route(`**/clusters/${CLUSTER}/metrics`, (route) => route.fulfill({json: sample}));
+    await pane('Overview');
+    await pane('Metrics');
+    await page.locator('svg.chart').nth(5).waitFor();
+    const headings = await page.locator('.pane section h2').allTextContents();
+    assert.deepEqual(headings, ['Whole cluster', 'Datacenter dc1', 'Datacenter dc2']);
+    assert.equal(await page.locator('svg.chart path.series').count(), 18);
+    await page.getByText('Reads: 310.0 ops/s').waitFor();
+    await screenshot('metrics-charts');
+    await page.unroute(`**/clusters/${CLUSTER}/metrics`);
+  });
+
+  await step('upload a client certificate from a PEM file', async () => {
+    await pane('Overview');
+    const pem = (await api('GET', `/clusters/${CLUSTER}`)).body.properties.gossipCertificates[0].pem;
+    const file = path.join(stateDir, 'client-ca.pem');
+    fs.writeFileSync(file, pem);
+    await page.getByLabel('PEM file').setInputFiles(file);
+    assert.match(await page.getByLabel('Or paste PEM text').inputValue(), /BEGIN CERTIFICATE/);
+    const before = (await operations()).length;
+    await page.getByRole('button', {name: 'Upload certificates'}).click();
+    await nextOperationDone(before, /update cluster/);
+    const certs = (await api('GET', `/clusters/${CLUSTER}`)).body.properties.clientCertificates;
+    assert.equal(certs.length, 1);
+    assert.equal(certs[0].pem.trim(), pem.trim());
+    await page.getByText('1 (mTLS required)').waitFor({timeout: 15000});
+    await screenshot('client-certificates');
   });
 
   await step('delete with typed confirmation', async () => {
