@@ -20,6 +20,12 @@ pub mod rules;
 /// URL prefix of every portal file except the page itself.
 pub const ASSET_PREFIX: &str = "/portal/";
 
+/// The page may load scripts, styles, images and data only from `mica server` itself (and the CA certificate
+/// download from a `blob:` URL it creates), so no request can leave the machine even by mistake.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
+
 /// Browsers must revalidate every file (an `ETag` round trip on loopback is cheap), so a new `mica` binary is
 /// never hidden behind a stale cached script.
 const CACHE_CONTROL: &str = "no-cache";
@@ -89,6 +95,11 @@ impl Served {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         if let Ok(etag) = HeaderValue::from_str(&self.etag) {
             headers.insert(header::ETAG, etag);
         }
@@ -183,6 +194,10 @@ mod tests {
         assert!(page.starts_with("HTTP/1.1 200"), "{page}");
         assert!(page.contains("content-type: text/html; charset=utf-8"), "{page}");
         assert!(page.contains("cache-control: no-cache"), "{page}");
+        assert!(
+            page.contains("content-security-policy: default-src 'self'"),
+            "{page}"
+        );
         assert!(page.contains("/portal/js/app.js"), "{page}");
         for asset in ASSETS {
             let response = get(&format!("/portal/{}", asset.path), "");

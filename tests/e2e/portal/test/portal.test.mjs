@@ -123,6 +123,10 @@ before(async () => {
     if (!['blob:', 'data:'].includes(url.protocol) && url.hostname !== '127.0.0.1') offending.push(request.url());
   });
   page.on('pageerror', (error) => pageErrors.push(String(error)));
+  // Console errors catch Content-Security-Policy violations too; a 404 the page expects (metrics) is not one.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) pageErrors.push(message.text());
+  });
 });
 
 after(async () => {
@@ -305,8 +309,25 @@ test('the portal walks the quickstart against a real mica server', {timeout: 30 
     await screenshot('version-updated');
   });
 
-  await step('deallocate and start the NonProduction cluster', async () => {
+  await step('deallocate and start the NonProduction cluster (Production cannot be deallocated)', async () => {
     let before = (await operations()).length;
+    await page.getByLabel('Cluster type').selectOption('Production');
+    await page.getByRole('button', {name: 'Save type'}).click();
+    await nextOperationDone(before, /update cluster/);
+    assert.equal((await api('GET', `/clusters/${CLUSTER}`)).body.properties.clusterType, 'Production');
+    await page.getByText('Production clusters cannot be deallocated').waitFor({timeout: 15000});
+    assert.equal(await page.getByRole('button', {name: 'Deallocate', exact: true}).isDisabled(), true);
+    // The API enforces the same rule the page explains.
+    const refused = await api('POST', `/clusters/${CLUSTER}/deallocate`);
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.detail, /Production cluster cannot be deallocated/);
+    await screenshot('production-rule');
+    before = (await operations()).length;
+    await page.getByLabel('Cluster type').selectOption('NonProduction');
+    await page.getByRole('button', {name: 'Save type'}).click();
+    await nextOperationDone(before, /update cluster/);
+    await until('Deallocate enabled', async () => !(await page.getByRole('button', {name: 'Deallocate', exact: true}).isDisabled()), 15000);
+    before = (await operations()).length;
     await page.getByRole('button', {name: 'Deallocate', exact: true}).click();
     await nextOperationDone(before, /deallocate cluster/);
     assert.equal((await api('GET', `/clusters/${CLUSTER}`)).body.properties.deallocated, true);
@@ -358,7 +379,8 @@ test('the portal walks the quickstart against a real mica server', {timeout: 30 
     const file = path.join(stateDir, 'client-ca.pem');
     fs.writeFileSync(file, pem);
     await page.getByLabel('PEM file').setInputFiles(file);
-    assert.match(await page.getByLabel('Or paste PEM text').inputValue(), /BEGIN CERTIFICATE/);
+    // The page reads the file asynchronously into the text area, where it can still be edited.
+    await until('the PEM in the text area', async () => /BEGIN CERTIFICATE/.test(await page.getByLabel('Or paste PEM text').inputValue()), 5000, 100);
     const before = (await operations()).length;
     await page.getByRole('button', {name: 'Upload certificates'}).click();
     await nextOperationDone(before, /update cluster/);
