@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use mica_config::keys::{EXTRA_KEYS, LEGACY_ALIASES, REFERENCE_KEYS};
 use mica_control_api::validate::{
     FORBIDDEN_YAML_KEYS, MAX_DISK_CAPACITY, MAX_NAME_LENGTH, MAX_NODES_PER_DATA_CENTER, MAX_PASSWORD_LENGTH,
-    MAX_YAML_FRAGMENT_BYTES, MIN_PASSWORD_LENGTH, ValidationError, decode_yaml_fragment,
-    validate_data_center, validate_new_cluster,
+    MAX_YAML_FRAGMENT_BYTES, MIN_PASSWORD_LENGTH, ValidationError, validate_data_center,
+    validate_new_cluster,
 };
 use mica_control_api::{
     ClusterProperties, DEFAULT_CASSANDRA_VERSION, DEFAULT_SKU, DataCenterProperties, PROBLEM_CONTENT_TYPE,
@@ -88,10 +88,8 @@ pub fn check(request: &ValidateRequest) -> Result<(), ValidationError> {
         validate_data_center_name(name)?;
     }
     if let Some(dc) = &request.data_center {
+        // Includes the cassandra.yaml fragment: keys, forbidden keys and values, as the node would load them.
         validate_data_center(dc)?;
-        if let Some(fragment) = &dc.base64_encoded_cassandra_yaml_fragment {
-            decode_yaml_fragment(fragment)?;
-        }
     }
     Ok(())
 }
