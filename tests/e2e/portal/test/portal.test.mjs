@@ -192,8 +192,10 @@ test('the portal walks the quickstart against a real mica server', {timeout: 30 
     // The API's own message for a bad cluster name (same rule, same words as a 400 from PUT /clusters).
     await page.getByText("'1bad' must start with a letter").waitFor();
     assert.equal(await page.getByRole('button', {name: 'Create', exact: true}).isDisabled(), true);
+    assert.equal(await page.getByRole('button', {name: 'Next'}).isVisible(), false, 'no Next on the last tab');
     await screenshot('wizard-validation-error');
     await page.getByRole('tab', {name: 'Basics'}).click();
+    assert.equal(await page.getByRole('button', {name: 'Create', exact: true}).isVisible(), false, 'Create only on Review');
     await page.getByLabel('Cluster name').fill(CLUSTER);
     await page.getByRole('tab', {name: 'Data center'}).click();
     await page.getByLabel('No. of nodes').fill('1');
