@@ -85,7 +85,11 @@ pub fn document() -> Value {
             "/clusters/{clusterName}/metrics": {"parameters": [{"name": "clusterName", "in": "path",
                     "required": true, "schema": {"type": "string"}}],
                 "get": {"summary": "Read/write throughput and latency over the last hour, per datacenter and for the whole cluster",
-                    "responses": errors(ok("ClusterMetrics"))}}
+                    "responses": errors(ok("ClusterMetrics"))}},
+            "/clusters/{clusterName}/operations": {"parameters": [{"name": "clusterName", "in": "path",
+                    "required": true, "schema": {"type": "string"}}],
+                "get": {"summary": "The cluster's operations, newest first (at most 100)",
+                    "responses": errors(ok("OperationList"))}}
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -147,6 +151,8 @@ pub fn document() -> Value {
                     "steps": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"},
                         "time": {"type": "integer"}}}},
                     "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "OperationList": {"type": "object", "properties": {"value": {"type": "array",
+                    "items": {"$ref": "#/components/schemas/OperationResource"}}}},
                 "CommandPostBody": {"type": "object", "required": ["command", "host"], "properties": {
                     "command": {"type": "string", "enum": crate::command::ALLOWED_COMMANDS},
                     "host": {"type": "string", "description": "The node's address"},

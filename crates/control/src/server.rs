@@ -252,11 +252,14 @@ fn router(state: AppState) -> axum::Router {
         )
         .route("/operations/{id}", get(get_operation))
         .route("/clusters/{cluster}/metrics", get(cluster_metrics))
+        .route("/clusters/{cluster}/operations", get(list_operations))
         .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state);
     axum::Router::new()
         .route(mica_control_api::OPENAPI_PATH, get(openapi))
         .merge(api)
+        // The web portal's page and files (no token needed: the page asks for it and sends it on API calls).
+        .merge(mica_portal::router())
         .fallback(|| async { ApiError::NotFound("no such path; see /openapi.json".into()) })
 }
 
@@ -840,6 +843,22 @@ async fn cluster_metrics(
     Ok(Json(state.metrics.series(&name, &data_centers)))
 }
 
+/// How many operations `GET /clusters/{c}/operations` returns at most (newest first).
+const MAX_LISTED_OPERATIONS: usize = 100;
+
+/// `GET /clusters/{c}/operations`: the cluster's operations, newest first (the portal's Activity pane). Operations
+/// outlive a deleted cluster, so only a name with neither a cluster nor operations is unknown.
+async fn list_operations(
+    State(state): State<AppState>,
+    UrlPath(cluster): UrlPath<String>,
+) -> ApiResult<Json<ListResponse<OperationResource>>> {
+    let value = state.store.cluster_operations(&cluster, MAX_LISTED_OPERATIONS)?;
+    if value.is_empty() && state.store.cluster(&cluster)?.is_none() {
+        return Err(ApiError::NotFound(format!("cluster '{cluster}' does not exist")));
+    }
+    Ok(Json(ListResponse { value }))
+}
+
 /// The routes the router serves, as the OpenAPI document lists them (kept in step by a test).
 pub const ROUTES: &[(&str, &[&str])] = &[
     ("/openapi.json", &["get"]),
@@ -859,4 +878,5 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/clusters/{clusterName}/commands/{commandId}", &["get"]),
     ("/operations/{operationId}", &["get"]),
     ("/clusters/{clusterName}/metrics", &["get"]),
+    ("/clusters/{clusterName}/operations", &["get"]),
 ];

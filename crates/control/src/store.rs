@@ -636,6 +636,22 @@ impl Store {
         raw.map(decode_operation).transpose()
     }
 
+    /// The cluster's operations, newest first, at most `limit` of them.
+    pub fn cluster_operations(&self, cluster: &str, limit: usize) -> Result<Vec<OperationResource>> {
+        let conn = self.lock();
+        let mut statement = conn.prepare(
+            "SELECT id, name, resource_id, status, percent, steps, error, start_time, end_time FROM operations
+             WHERE cluster = ?1 ORDER BY start_time DESC, rowid DESC LIMIT ?2",
+        )?;
+        let raw = statement
+            .query_map(
+                params![cluster, i64::try_from(limit).unwrap_or(i64::MAX)],
+                raw_operation,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raw.into_iter().map(decode_operation).collect()
+    }
+
     /// Writes an operation's progress (status, percent, steps, error, end time).
     pub fn save_operation(&self, op: &OperationResource) -> Result<()> {
         self.lock().execute(
@@ -837,6 +853,26 @@ mod tests {
             store.operation(&op.id).unwrap().unwrap().name,
             "create cluster c1"
         );
+    }
+
+    #[test]
+    fn cluster_operations_are_listed_newest_first() {
+        let store = Store::open_in_memory().unwrap();
+        let create = new_operation("create cluster c1".into(), "/clusters/c1".into());
+        store.create_cluster("c1", &props(), None, &create).unwrap();
+        let update = new_operation("update cluster c1".into(), "/clusters/c1".into());
+        store.update_cluster("c1", &props(), &update).unwrap();
+        let other = new_operation("create cluster c2".into(), "/clusters/c2".into());
+        store.create_cluster("c2", &props(), None, &other).unwrap();
+        let listed: Vec<_> = store
+            .cluster_operations("c1", 10)
+            .unwrap()
+            .into_iter()
+            .map(|op| op.id)
+            .collect();
+        assert_eq!(listed, vec![update.id.clone(), create.id]);
+        assert_eq!(store.cluster_operations("c1", 1).unwrap().len(), 1);
+        assert!(store.cluster_operations("none", 10).unwrap().is_empty());
     }
 
     #[test]

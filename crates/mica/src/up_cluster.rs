@@ -323,6 +323,10 @@ fn print_ready(args: &UpArgs, state_dir: &Path, ready: &Ready) {
         ready.url,
         state_dir.join(TOKEN_FILE).display()
     );
+    // The fragment carries the token into the page without sending it to the server in the URL.
+    if let Ok(token) = std::fs::read_to_string(state_dir.join(TOKEN_FILE)) {
+        println!("  Portal: {}/#token={}", ready.url, token.trim());
+    }
     println!("Press Ctrl-C to stop the control plane and every node.");
     println!();
     let _ = std::io::stdout().flush();

@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 from conftest import MICA_BIN
@@ -136,6 +137,12 @@ def test_up_creates_a_three_node_cluster_that_survives_a_restart(tmp_path):
         assert f"http://127.0.0.1:{port}" in out and str(state_dir / "api.token") in out, out
         assert "mica cluster status -c default -o table" in out, out
         assert "mica cluster invoke-command -c default --host" in out, out
+        # The portal URL carries the API token in its fragment, ready to click.
+        portal = re.search(r"Portal: (http://\S+)/#token=(\S+)", out)
+        assert portal and portal.group(1) == f"http://127.0.0.1:{port}", out
+        assert portal.group(2) == (state_dir / "api.token").read_text().strip()
+        with urllib.request.urlopen(portal.group(1) + "/", timeout=10) as page:
+            assert b"/portal/js/app.js" in page.read()
         # The generated password is strong and kept privately for later runs.
         password_file = state_dir / "up-admin-password"
         assert password_file.read_text() == password and len(password) >= 16
