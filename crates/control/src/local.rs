@@ -35,6 +35,10 @@ const CA_CERT: &str = "ca.pem";
 const CA_KEY: &str = "ca-key.pem";
 const NODE_PEM: &str = "node.pem";
 const CLIENT_CA: &str = "client-ca.pem";
+/// Marks (in the cluster directory) a cluster whose nodes encrypt internode traffic. Clusters created before
+/// internode TLS existed have no marker and keep plain internode connections: switching a running cluster node
+/// by node would split it, since a TLS-only node and a plain one cannot gossip.
+const INTERNODE_TLS_MARKER: &str = "internode-tls";
 /// The control plane's own client key and certificate (issued by the cluster CA), in the cluster directory:
 /// what its CQL connections present to nodes that require client certificates.
 const CONTROL_CLIENT_PEM: &str = "control-client.pem";
@@ -137,6 +141,23 @@ impl LocalProvider {
         set("native_transport_port", NATIVE_PORT.into());
         set("endpoint_snitch", "GossipingPropertyFileSnitch".into());
         set("commitlog_sync", "batch".into());
+        // Internode traffic (gossip, replication, streaming) over TLS: each node presents its certificate and
+        // accepts only peers the cluster CA signed.
+        if self
+            .cluster_dir(&node.cluster)
+            .join(INTERNODE_TLS_MARKER)
+            .exists()
+        {
+            set(
+                "server_encryption_options",
+                serde_yaml::from_str(&format!(
+                    "{{internode_encryption: all, ssl_context_factory: {{class_name: \
+                     org.apache.cassandra.security.PEMBasedSslContextFactory}}, keystore: {NODE_PEM}, \
+                     truststore: {CA_CERT}}}"
+                ))
+                .map_err(|e| ProviderError::new(format!("cannot build TLS options: {e}")))?,
+            );
+        }
         // Only the cluster's first node may be its own seed: every other node then bootstraps on its first
         // start (streams the ranges it takes over before serving), as Cassandra wants of nodes added later.
         let own = address.parse::<IpAddr>().ok();
@@ -280,6 +301,7 @@ impl Provider for LocalProvider {
             "mica control plane",
             None,
         )?;
+        write_file(&dir.join(INTERNODE_TLS_MARKER), "all\n")?;
         // The certificate last: its presence means the CA is complete.
         write_file(&dir.join(CA_CERT), &cert.pem())
     }

@@ -112,6 +112,9 @@ def test_quickstart_through_the_cli(server, tmp_path):
     assert dc1["properties"]["provisioningState"] == "Succeeded", dc1
     all_up_normal(server, 3)
     first = addresses(server, "dc1")[0]
+    # Internode traffic is encrypted too: every node presents its certificate and trusts only the cluster CA.
+    node_yaml = (server.state_dir / "clusters" / "qs" / "nodes" / "dc1-0" / "cassandra.yaml").read_text()
+    assert "internode_encryption: all" in node_yaml, node_yaml
 
     # cqlsh with --ssl and the password.
     out = cqlsh(tmp_path, first, ca_file, "SELECT release_version FROM system.local;")
@@ -197,6 +200,23 @@ def test_quickstart_through_the_cli(server, tmp_path):
     with_cert = cqlsh(tmp_path, first, ca_file, "SELECT cluster_name FROM system.local;", client_pem)
     assert with_cert.returncode == 0 and "qs" in with_cert.stdout, with_cert.stderr + with_cert.stdout
     assert read_all(dc2_addresses[1], ca_pem, "LOCAL_QUORUM", client_pem) == expected
+
+    # Deleting a datacenter that a keyspace still replicates to is refused without autoReplicate (nothing
+    # changes); with AllKeyspaces the service strips it from every keyspace first, then its nodes leave the ring.
+    cli(server, "cluster", "update", "-c", "qs", "--auto-replicate", "None")
+    refused = server.cli("datacenter", "delete", "-c", "qs", "-d", "dc2", "--yes", check=False)
+    assert refused.returncode != 0 and "shop" in refused.stderr and "dc2" in refused.stderr, refused.stderr
+    assert len(cli(server, "datacenter", "list", "-c", "qs")) == 2
+    cli(server, "cluster", "update", "-c", "qs", "--auto-replicate", "AllKeyspaces")
+    cli(server, "datacenter", "delete", "-c", "qs", "-d", "dc2", "--yes")
+    assert [d["name"] for d in cli(server, "datacenter", "list", "-c", "qs")] == ["dc1"]
+    all_up_normal(server, 4)
+    cluster, session = session_to(first, ca_pem, client_pem)
+    replication = session.execute(
+        "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = 'shop'").one().replication
+    cluster.shutdown()
+    assert "dc2" not in replication and replication.get("dc1") == "3", replication
+    assert read_all(first, ca_pem, "QUORUM", client_pem) == expected
 
     # Delete: every node process and directory goes.
     deleted = cli(server, "cluster", "delete", "-c", "qs", "--yes")
