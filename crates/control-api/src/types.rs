@@ -158,6 +158,9 @@ pub struct ClusterProperties {
     pub external_data_centers: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_event_strategy: Option<ScheduledEventStrategy>,
+    /// Whether the service runs automatic repairs (every node's primary ranges, one node at a time, once per
+    /// interval well inside `gc_grace_seconds`). Absent means true, as in Azure Managed Instance; responses
+    /// always carry the effective value (see [`repair_enabled`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repair_enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -392,6 +395,46 @@ pub struct CommandPublicResource {
 #[serde(rename_all = "camelCase")]
 pub struct ClusterStatus {
     pub data_centers: Vec<DataCenterStatus>,
+    /// The cluster's automatic repairs (read-only; Azure has no repair resource, so this is Mica's addition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<RepairStatus>,
+}
+
+/// Whether automatic repairs run for a cluster with these properties: `repairEnabled` absent means true.
+pub fn repair_enabled(properties: &ClusterProperties) -> bool {
+    properties.repair_enabled.unwrap_or(DEFAULT_REPAIR_ENABLED)
+}
+
+/// What an absent `repairEnabled` means (Azure's default).
+pub const DEFAULT_REPAIR_ENABLED: bool = true;
+
+/// `repair` of [`ClusterStatus`]: the service's automatic repair rounds. A round repairs every node's primary
+/// ranges of every keyspace, one node at a time; times are seconds since the Unix epoch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepairStatus {
+    /// The effective `repairEnabled`.
+    pub enabled: bool,
+    /// Whether a round has started and not finished (it may be waiting: see `waiting`).
+    pub in_progress: bool,
+    /// The node the round in progress repairs now or next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_node: Option<String>,
+    /// Why a due or started round does not go on (an operation in progress, a node that does not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+    /// When the last round started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_started: Option<u64>,
+    /// When the last round in which every node's repair succeeded finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_completed: Option<u64>,
+    /// When the next round is due (absent while one is in progress or repairs are off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_scheduled: Option<u64>,
+    /// The failures of the last finished round (its failed nodes are repaired again in the next round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// One datacenter of [`ClusterStatus`].

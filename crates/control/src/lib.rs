@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod probe;
 pub mod provider;
 pub mod reconcile;
+pub mod repair;
 pub mod rolling;
 pub mod server;
 pub mod store;

@@ -115,7 +115,8 @@ pub fn document() -> Value {
                     "autoReplicate": string_enum(&["None", "SystemKeyspaces", "AllKeyspaces"]),
                     "externalDataCenters": {"type": "array", "items": {"type": "string"}},
                     "scheduledEventStrategy": string_enum(&["StopAny", "StopByRack"]),
-                    "repairEnabled": {"type": "boolean"},
+                    "repairEnabled": {"type": "boolean", "default": true,
+                        "description": "Automatic repairs (see RepairStatus); absent means true"},
                     "deallocated": {"type": "boolean", "readOnly": true},
                     "prometheusEndpoint": {"type": "object", "readOnly": true, "description":
                         "A node whose Prometheus endpoint answers: http://{ipAddress}:9180/metrics",
@@ -170,7 +171,16 @@ pub fn document() -> Value {
                         "owns": {"type": "number"}, "hostID": {"type": "string"}, "rack": {"type": "string"},
                         "timestamp": {"type": "integer"}, "diskUsedKB": {"type": "integer"},
                         "diskFreeKB": {"type": "integer"}, "memoryUsedKB": {"type": "integer"},
-                        "memoryTotalKB": {"type": "integer"}, "cpuUsage": {"type": "number"}}}}}}}}}
+                        "memoryTotalKB": {"type": "integer"}, "cpuUsage": {"type": "number"}}}}}}},
+                    "repair": {"$ref": "#/components/schemas/RepairStatus"}}},
+                "RepairStatus": {"type": "object", "readOnly": true, "description":
+                    "Automatic repairs (repairEnabled, absent means true): every interval each node repairs its \
+                     primary ranges of every keyspace, one node at a time, never during an operation. Times are \
+                     seconds since the Unix epoch.",
+                    "properties": {"enabled": {"type": "boolean"}, "inProgress": {"type": "boolean"},
+                    "currentNode": {"type": "string"}, "waiting": {"type": "string"},
+                    "lastStarted": {"type": "integer"}, "lastCompleted": {"type": "integer"},
+                    "nextScheduled": {"type": "integer"}, "lastError": {"type": "string"}}}
             }
         }
     });

@@ -130,6 +130,8 @@ pub fn run(options: &ServerOptions) -> Result<(), ServerError> {
             })
             .map_err(io("cannot start the reconciler thread"))?
     };
+    let repairs = crate::repair::spawn(store.clone(), provider.clone(), stop.clone())
+        .map_err(io("cannot start the repair scheduler thread"))?;
     let (metrics, metrics_thread) = crate::metrics::spawn(store.clone(), provider.clone(), stop.clone())
         .map_err(io("cannot start the metrics collector thread"))?;
 
@@ -166,6 +168,7 @@ pub fn run(options: &ServerOptions) -> Result<(), ServerError> {
     let _ = wake_tx.send(());
     let _ = reconciler.join();
     let _ = metrics_thread.join();
+    let _ = repairs.join();
     tracing::info!("stopping the nodes this control plane started");
     provider.shutdown();
     served
@@ -403,6 +406,7 @@ fn cluster_resource(state: &AppState, row: &ClusterRow) -> ApiResult<ClusterReso
         .cassandra_version
         .or_else(|| Some(DEFAULT_CASSANDRA_VERSION.to_owned()));
     properties.cluster_type = properties.cluster_type.or(Some(ClusterType::Production));
+    properties.repair_enabled = Some(mica_control_api::repair_enabled(&properties));
     properties.gossip_certificates = state
         .provider
         .cluster_ca(&row.name)
@@ -748,7 +752,7 @@ async fn cluster_status(
     State(state): State<AppState>,
     UrlPath(name): UrlPath<String>,
 ) -> ApiResult<Json<ClusterStatus>> {
-    existing_cluster(&state, &name)?;
+    let cluster = existing_cluster(&state, &name)?;
     let (store, provider) = (state.store.clone(), state.provider.clone());
     // Admin API probes block; keep them off the async workers.
     let status = tokio::task::spawn_blocking(move || -> ApiResult<ClusterStatus> {
@@ -791,7 +795,8 @@ async fn cluster_status(
                 nodes: statuses,
             });
         }
-        Ok(ClusterStatus { data_centers })
+        let repair = Some(crate::repair::status(&store, &cluster)?);
+        Ok(ClusterStatus { data_centers, repair })
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;

@@ -89,9 +89,27 @@ const MIGRATIONS: &[&str] = &[
         resource TEXT NOT NULL
      );
      CREATE INDEX commands_by_cluster ON commands(cluster, enqueued);",
+    // 5: automatic repairs (see `crate::repair`): when the next round is due, the round in progress (its start,
+    // the next node as datacenter and ordinal, its failures so far) and how the last rounds went, so a restarted
+    // control plane neither repeats a finished round nor forgets one half done.
+    "CREATE TABLE repairs (
+        cluster TEXT PRIMARY KEY REFERENCES clusters(name) ON DELETE CASCADE,
+        next_due INTEGER NOT NULL,
+        round_started INTEGER,
+        next_data_center TEXT NOT NULL DEFAULT '',
+        next_ordinal INTEGER NOT NULL DEFAULT 0,
+        round_errors TEXT NOT NULL DEFAULT '[]',
+        last_started INTEGER,
+        last_completed INTEGER,
+        last_error TEXT,
+        waiting TEXT
+     );",
 ];
 
 mod commands;
+mod repairs;
+
+pub use repairs::RepairRecord;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

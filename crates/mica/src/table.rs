@@ -192,6 +192,7 @@ mod tests {
                     cpu_usage: None,
                 }],
             }],
+            repair: None,
         };
         let text = status(&s);
         assert_eq!(

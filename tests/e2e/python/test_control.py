@@ -29,7 +29,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, state_dir: Path):
+    def __init__(self, state_dir: Path, env: dict | None = None):
+        """`env`: extra environment variables of the server process (e.g. MICA_REPAIR_INTERVAL_SECONDS)."""
         self.state_dir = state_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -37,7 +38,7 @@ class Server:
         self.proc = subprocess.Popen(
             [str(MICA_BIN), "server", "--state-dir", str(state_dir), "--listen", f"127.0.0.1:{self.port}",
              "--first-node-address", FIRST_NODE_ADDRESS],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
         deadline = time.time() + 30
         while not (state_dir / "server.url").exists() or not self._listening():
             assert self.proc.poll() is None, self.read_log()
