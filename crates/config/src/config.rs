@@ -83,7 +83,7 @@ string_enum! {
 /// mica:
 ///   admin_address: 127.0.0.1   # address of the node admin HTTP API (default: listen_address)
 ///   admin_port: 9180           # its port; 0 disables the admin API
-///   release_version: "4.1.5"   # Cassandra version reported to clients (system.local, peers)
+///   release_version: "4.1.5"   # Cassandra release reported to clients and behaved as (docs/compatibility.md)
 ///   admin_token_file: /etc/mica/admin.token  # bearer token of the admin API (default: <data dir>/admin.token)
 ///   tombstone_purge_interval: 1h  # how often tombstones older than gc_grace_seconds are purged; 0 disables
 ///   replace_address_first_boot: 127.0.0.3  # first start only: take over this dead node's tokens and data
