@@ -83,7 +83,7 @@ string_enum! {
 /// mica:
 ///   admin_address: 127.0.0.1   # address of the node admin HTTP API (default: listen_address)
 ///   admin_port: 9180           # its port; 0 disables the admin API
-///   release_version: "4.1.5"   # Cassandra version reported to clients (system.local, peers)
+///   release_version: "4.1.5"   # Cassandra release reported to clients and behaved as (docs/compatibility.md)
 ///   admin_token_file: /etc/mica/admin.token  # bearer token of the admin API (default: <data dir>/admin.token)
 ///   tombstone_purge_interval: 1h  # how often tombstones older than gc_grace_seconds are purged; 0 disables
 ///   replace_address_first_boot: 127.0.0.3  # first start only: take over this dead node's tokens and data
@@ -101,6 +101,9 @@ pub struct MicaOptions {
     pub admin_token_file: Option<PathBuf>,
     /// `major.minor.patch` Cassandra release Mica reports and behaves as.
     pub release_version: String,
+    /// Whether `release_version` was set in the file. Only then does the node behave as that release
+    /// (protocol versions, CQL features); without it the node keeps Mica's newest behaviour.
+    pub release_version_configured: bool,
     /// How often the node compacts every table to purge tombstones older than their gc_grace_seconds and
     /// expired TTL cells; zero disables the background pass (nodetool compact still purges).
     pub tombstone_purge_interval: Duration,
@@ -116,6 +119,7 @@ impl Default for MicaOptions {
             admin_token_file: None,
             admin_port: DEFAULT_ADMIN_PORT,
             release_version: DEFAULT_RELEASE_VERSION.to_owned(),
+            release_version_configured: false,
             tombstone_purge_interval: DEFAULT_TOMBSTONE_PURGE_INTERVAL,
             replace_address_first_boot: String::new(),
         }
@@ -149,6 +153,7 @@ impl MicaOptions {
                 "admin_token_file" => opts.admin_token_file = Some(PathBuf::decode(&sub)?),
                 "release_version" => {
                     opts.release_version = String::decode(&sub)?;
+                    opts.release_version_configured = true;
                     if opts.release_version_parts().is_none() {
                         return Err(sub.invalid("a release version like 4.1.5"));
                     }
@@ -178,7 +183,7 @@ impl MicaOptions {
         if self.admin_port != default.admin_port {
             map.insert("admin_port".into(), self.admin_port.encode());
         }
-        if self.release_version != default.release_version {
+        if self.release_version_configured || self.release_version != default.release_version {
             map.insert("release_version".into(), self.release_version.encode());
         }
         if self.tombstone_purge_interval != default.tombstone_purge_interval {

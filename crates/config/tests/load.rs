@@ -291,6 +291,7 @@ fn render_then_load_round_trips() {
     c.phi_convict_threshold = 12.0;
     c.mica.admin_port = 19180;
     c.mica.release_version = "5.0.2".into();
+    c.mica.release_version_configured = true;
     c.other.insert(
         "disk_failure_policy".into(),
         serde_yaml::Value::String("best_effort".into()),

@@ -53,6 +53,7 @@ pub mod request;
 pub mod response;
 pub mod segment;
 pub mod types;
+pub mod versions;
 
 pub use codec::{BytesMap, StringMap, StringMultimap, Value};
 pub use compression::Compression;
@@ -70,3 +71,4 @@ pub use response::{
     SchemaChangeTarget, SchemaChangeType, WriteType,
 };
 pub use segment::SegmentCodec;
+pub use versions::OfferedVersions;

@@ -43,18 +43,26 @@
 
 mod ast;
 mod error;
+mod grammar;
 mod lexer;
 mod markers;
 mod parser;
 
 pub use ast::*;
 pub use error::ParseError;
+pub use grammar::Grammar;
 
 use parser::Parser;
 
 /// Parses exactly one statement; a trailing `;` is allowed.
 pub fn parse_statement(src: &str) -> Result<Statement, ParseError> {
     Parser::new(src)?.single()
+}
+
+/// Parses exactly one statement with only the parts of the grammar `grammar` enables (the syntax of an
+/// older Cassandra release).
+pub fn parse_statement_with(src: &str, grammar: Grammar) -> Result<Statement, ParseError> {
+    Parser::new(src)?.with_grammar(grammar).single()
 }
 
 /// Parses a sequence of statements separated by `;`. Blank input gives an empty vector.

@@ -9,13 +9,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use mica_cql_protocol::frame::SUPPORTED_VERSIONS;
-use mica_cql_protocol::response::{EVENT_STREAM, encode_unsupported_version};
+use mica_cql_protocol::response::EVENT_STREAM;
 use mica_cql_protocol::{
     Compression, Direction, Envelope, ErrorBody, ErrorKind, Event, EventType, FrameDecoder, FrameEncoder,
     Opcode, ProtocolError, Request, Response, ResponseExtras, ResultBody, RowsMetadata, RowsWriter,
     StringMap, StringMultimap, Version,
 };
+use mica_query::compat::Compatibility;
 use mica_query::{ClientState, QueryEngine, QueryError, QueryResult, TraceSession};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
@@ -33,8 +33,6 @@ const OUTGOING_QUEUE: usize = 256;
 const READ_BUFFER: usize = 64 * 1024;
 /// The writer gathers queued responses into one socket write up to about this many bytes.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
-/// CQL language version advertised in SUPPORTED (Cassandra 4.1's).
-const CQL_VERSION: &str = "3.4.6";
 /// Authenticator class sent in AUTHENTICATE; gocql only accepts known class names.
 const PASSWORD_AUTHENTICATOR_CLASS: &str = "org.apache.cassandra.auth.PasswordAuthenticator";
 
@@ -105,17 +103,17 @@ fn opcode_name(opcode: Opcode) -> &'static str {
     }
 }
 
-/// The SUPPORTED body answering OPTIONS.
-fn supported() -> StringMultimap {
+/// The SUPPORTED body answering OPTIONS, for the node's compatibility level.
+fn supported(compat: Compatibility) -> StringMultimap {
     StringMultimap::from([
-        ("CQL_VERSION".to_owned(), vec![CQL_VERSION.to_owned()]),
+        ("CQL_VERSION".to_owned(), vec![compat.cql_version().to_owned()]),
         (
             "COMPRESSION".to_owned(),
             Compression::NAMES.iter().map(|n| (*n).to_owned()).collect(),
         ),
         (
             "PROTOCOL_VERSIONS".to_owned(),
-            SUPPORTED_VERSIONS.split(", ").map(str::to_owned).collect(),
+            compat.protocol_versions().labels(),
         ),
     ])
 }
@@ -339,6 +337,12 @@ impl Connection {
     async fn handle(&mut self, envelope: Envelope) -> Flow {
         let header = envelope.header;
         let (version, stream) = (header.version, header.stream);
+        if let Err(message) = self.compat().protocol_versions().admit(version, header.flags) {
+            // Cassandra refuses the version while decoding the header, before reading the stream id: the
+            // error goes to stream 0 and the connection closes (drivers then retry with a lower version).
+            self.send_error(version, 0, ErrorKind::Protocol, message).await;
+            return Flow::Close;
+        }
         match self.version {
             None => self.version = Some(version),
             Some(established) if established != version => {
@@ -376,7 +380,7 @@ impl Connection {
         }
         match message.request {
             Request::Options => {
-                self.send(version, stream, &Response::Supported(supported()))
+                self.send(version, stream, &Response::Supported(supported(self.compat())))
                     .await
             }
             Request::Startup(options) => self.startup(version, stream, &options).await,
@@ -512,7 +516,8 @@ impl Connection {
                 version: number,
                 stream,
             } => {
-                if encode_unsupported_version(&mut buf, *number, *stream).is_err() {
+                let offered = self.compat().protocol_versions();
+                if offered.encode_unsupported(&mut buf, *number, *stream).is_err() {
                     return;
                 }
             }
@@ -525,6 +530,11 @@ impl Connection {
             ),
         }
         self.queue(Outgoing::Envelope(buf)).await;
+    }
+
+    /// The node's compatibility level (protocol versions, CQL version).
+    fn compat(&self) -> Compatibility {
+        self.shared.engine.compatibility()
     }
 
     async fn send(&self, version: Version, stream: i16, response: &Response) -> Flow {
@@ -825,11 +835,22 @@ mod tests {
 
     #[test]
     fn supported_lists_versions_and_compression() {
-        let s = supported();
+        let s = supported(Compatibility::NEWEST);
         assert_eq!(s["CQL_VERSION"], vec!["3.4.6"]);
         assert_eq!(s["COMPRESSION"], vec!["lz4", "snappy"]);
         assert_eq!(s["PROTOCOL_VERSIONS"], vec!["3/v3", "4/v4", "5/v5"]);
         assert!(!s.keys().any(|k| k.starts_with("SCYLLA")));
+    }
+
+    #[test]
+    fn supported_follows_the_release() {
+        let release = |v: &str| Compatibility::from_release_version(v).expect("valid version");
+        let s = supported(release("3.11.17"));
+        assert_eq!(s["CQL_VERSION"], vec!["3.4.4"]);
+        assert_eq!(s["PROTOCOL_VERSIONS"], vec!["3/v3", "4/v4", "5/v5-beta"]);
+        let s = supported(release("5.0.2"));
+        assert_eq!(s["CQL_VERSION"], vec!["3.4.7"]);
+        assert_eq!(s["PROTOCOL_VERSIONS"], vec!["3/v3", "4/v4", "5/v5"]);
     }
 
     #[test]

@@ -157,6 +157,13 @@ impl Node {
             table_metrics.clone(),
         ));
         let engine = QueryEngine::open(Arc::clone(&storage_dyn), local.clone())?;
+        // A configured release sets the compatibility level (protocol versions, gated CQL features).
+        if config.mica.release_version_configured
+            && let Some(compat) =
+                mica_query::compat::Compatibility::from_release_version(&config.mica.release_version)
+        {
+            engine.set_compatibility(compat);
+        }
 
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let sender = events.clone();

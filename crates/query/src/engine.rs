@@ -76,6 +76,8 @@ pub struct QueryEngine {
     pub(crate) data: std::sync::OnceLock<Arc<dyn crate::DataPlane>>,
     /// Client request latencies (`nodetool proxyhistograms`).
     pub(crate) latencies: crate::metrics::ProxyLatencies,
+    /// The Cassandra release this engine behaves as (unset: the newest), see [`crate::compat`].
+    pub(crate) compat: std::sync::OnceLock<crate::compat::Compatibility>,
     /// This engine, for moving a distributed read onto a blocking thread.
     me: std::sync::Weak<QueryEngine>,
 }
@@ -180,6 +182,7 @@ impl QueryEngine {
             peers: crate::peers::Peers::default(),
             data: std::sync::OnceLock::new(),
             latencies: crate::metrics::ProxyLatencies::default(),
+            compat: std::sync::OnceLock::new(),
             me: me.clone(),
         });
         if engine.local.password_auth
@@ -268,7 +271,7 @@ impl QueryEngine {
         crate::trace_session::trace(crate::trace_session::REQUEST_THREAD, || {
             format!("Parsing {query}")
         });
-        let statement = mica_cql_syntax::parse_statement(query)?;
+        let statement = self.parse_client_statement(query)?;
         crate::trace_session::trace(crate::trace_session::REQUEST_THREAD, || {
             "Preparing statement".into()
         });
@@ -285,7 +288,7 @@ impl QueryEngine {
 
     /// Prepares a statement and caches it under an id derived from its text and keyspace.
     pub fn prepare(&self, state: &ClientState, query: &str, keyspace: Option<&str>) -> Result<Prepared> {
-        let statement = mica_cql_syntax::parse_statement(query)?;
+        let statement = self.parse_client_statement(query)?;
         let keyspace = keyspace.map(str::to_string).or_else(|| state.keyspace.clone());
         let scoped = ClientState {
             keyspace: keyspace.clone(),
@@ -346,7 +349,7 @@ impl QueryEngine {
             let (statement, keyspace) = match child {
                 mica_cql_protocol::BatchStatement::Query { query, .. } => (
                     Arc::new(PreparedStatement {
-                        statement: mica_cql_syntax::parse_statement(query)?,
+                        statement: self.parse_client_statement(query)?,
                         keyspace: None,
                     }),
                     None,

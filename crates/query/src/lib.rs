@@ -9,6 +9,7 @@ mod arith;
 mod auth;
 mod cas;
 mod collections;
+pub mod compat;
 mod data_plane;
 mod ddl;
 mod describe;

@@ -702,7 +702,12 @@ impl Reader<'_> {
         let all = crate::peers::with_peer_rows(
             self.engine,
             self.table,
-            crate::system::virtual_rows(self.table, &self.engine.schema(), &self.engine.local)?,
+            crate::system::virtual_rows(
+                self.table,
+                &self.engine.schema(),
+                &self.engine.local,
+                self.engine.compatibility(),
+            )?,
         );
         let n = self.table.columns.len();
         let pk_len = self.table.partition_key_len();

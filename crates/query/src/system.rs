@@ -182,6 +182,7 @@ pub(crate) fn virtual_rows(
     table: &TableDef,
     schema: &Schema,
     local: &LocalInfo,
+    compat: crate::compat::Compatibility,
 ) -> Result<Vec<Vec<Option<Vec<u8>>>>> {
     let mut rows = Vec::new();
     let mut push = |values: Vec<(&str, Option<CqlValue>)>| {
@@ -211,13 +212,16 @@ pub(crate) fn virtual_rows(
                 ("broadcast_address", Some(CqlValue::Inet(local.broadcast_address))),
                 ("broadcast_port", Some(CqlValue::Int(local.storage_port.into()))),
                 ("cluster_name", Some(text(&local.cluster_name))),
-                ("cql_version", Some(text("3.4.6"))),
+                ("cql_version", Some(text(compat.cql_version()))),
                 ("data_center", Some(text(&local.data_center))),
                 ("gossip_generation", Some(CqlValue::Int(0))),
                 ("host_id", Some(CqlValue::Uuid(local.host_id))),
                 ("listen_address", Some(CqlValue::Inet(local.listen_address))),
                 ("listen_port", Some(CqlValue::Int(local.storage_port.into()))),
-                ("native_protocol_version", Some(text("5"))),
+                (
+                    "native_protocol_version",
+                    Some(text(compat.native_protocol_version())),
+                ),
                 (
                     "partitioner",
                     Some(text("org.apache.cassandra.dht.Murmur3Partitioner")),

@@ -186,7 +186,7 @@ impl Parser<'_> {
                 }
             });
         }
-        if self.eat_word("identity") {
+        if self.grammar.identities && self.eat_word("identity") {
             let if_exists = self.if_exists()?;
             return Ok(StatementKind::DropIdentity {
                 if_exists,
@@ -337,7 +337,7 @@ impl Parser<'_> {
         let name = self.ident()?;
         let ty = self.type_expr()?;
         let is_static = self.eat_word("static");
-        let mask = if self.at_word("masked") {
+        let mask = if self.grammar.column_masks && self.at_word("masked") {
             Some(self.column_mask()?)
         } else {
             None
@@ -430,12 +430,12 @@ impl Parser<'_> {
             }
         } else if self.eat_word("alter") {
             let column = self.ident()?;
-            if self.at_word("masked") {
+            if self.grammar.column_masks && self.at_word("masked") {
                 AlterTableAction::Mask {
                     column,
                     mask: Some(self.column_mask()?),
                 }
-            } else if self.eat_word("drop") {
+            } else if self.grammar.column_masks && self.eat_word("drop") {
                 self.expect_word("masked")?;
                 AlterTableAction::Mask { column, mask: None }
             } else {

@@ -78,7 +78,7 @@ impl Parser<'_> {
 
     fn ordering(&mut self) -> PResult<Ordering> {
         let column = self.ident()?;
-        if self.eat_word("ann") {
+        if self.grammar.ann_ordering && self.eat_word("ann") {
             self.expect_word("of")?;
             let term = self.term()?;
             return Ok(Ordering {

@@ -10,6 +10,7 @@ mod terms;
 
 use crate::ast::*;
 use crate::error::ParseError;
+use crate::grammar::Grammar;
 use crate::lexer::{Token, TokenKind, tokenize};
 
 /// How many tokens before the offending one an error message's snippet shows (as Cassandra does).
@@ -50,6 +51,8 @@ pub(crate) struct Parser<'a> {
     markers: Vec<BindMarkerInfo>,
     /// Current expression nesting depth (see `terms::MAX_NESTING`).
     depth: usize,
+    /// The version-dependent syntax recognised.
+    pub(crate) grammar: Grammar,
 }
 
 impl<'a> Parser<'a> {
@@ -60,7 +63,14 @@ impl<'a> Parser<'a> {
             pos: 0,
             markers: Vec::new(),
             depth: 0,
+            grammar: Grammar::FULL,
         })
+    }
+
+    /// Restricts the parser to `grammar`.
+    pub(crate) fn with_grammar(mut self, grammar: Grammar) -> Self {
+        self.grammar = grammar;
+        self
     }
 
     // ----- cursor -----
@@ -398,8 +408,8 @@ impl<'a> Parser<'a> {
             "grant" => self.grant(),
             "revoke" => self.revoke(),
             "list" => self.list(),
-            "add" => self.add_identity(),
-            "describe" | "desc" => self.describe(),
+            "add" if self.grammar.identities => self.add_identity(),
+            "describe" | "desc" if self.grammar.describe => self.describe(),
             _ => Err(self.no_viable()),
         }
     }

@@ -343,10 +343,8 @@ impl Parser<'_> {
         }
         let word = tok.text.to_ascii_lowercase();
         if self.peek_n(1).is_sym("<") {
-            let generic = matches!(
-                word.as_str(),
-                "frozen" | "list" | "set" | "map" | "tuple" | "vector"
-            );
+            let generic = matches!(word.as_str(), "frozen" | "list" | "set" | "map" | "tuple")
+                || (word == "vector" && self.grammar.vector_type);
             if generic {
                 self.bump();
                 self.bump();
