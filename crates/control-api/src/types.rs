@@ -460,6 +460,8 @@ pub struct NodeStatus {
     pub load: Option<String>,
     #[serde(default)]
     pub tokens: Vec<String>,
+    /// The node's share of the data in its datacenter times the replication factor, as a fraction (0.3 is 30%),
+    /// as the nodes' `nodetool status` reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owns: Option<f64>,
     #[serde(default, rename = "hostID", skip_serializing_if = "Option::is_none")]

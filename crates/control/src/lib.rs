@@ -13,6 +13,7 @@ pub mod command;
 pub mod jobs;
 pub mod local;
 pub mod metrics;
+pub mod node_status;
 pub mod openapi;
 pub mod probe;
 pub mod provider;

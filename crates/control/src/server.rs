@@ -764,31 +764,8 @@ async fn cluster_status(
                 .filter(|n| n.data_center == dc.name)
                 .cloned()
                 .collect();
-            let statuses = dc_nodes
-                .iter()
-                .map(|n| {
-                    let info = provider.node_info(n);
-                    NodeStatus {
-                        address: n.address.to_string(),
-                        state: if info.is_some() { "Normal" } else { "Stopped" }.into(),
-                        status: if info.is_some() { "Up" } else { "Down" }.into(),
-                        load: info.as_ref().map(|i| format!("{} bytes", i.load_bytes)),
-                        tokens: info
-                            .as_ref()
-                            .map(|i| i.tokens.iter().map(ToString::to_string).collect())
-                            .unwrap_or_default(),
-                        owns: None,
-                        host_id: info.as_ref().map(|i| i.host_id.to_string()),
-                        rack: Some(n.rack.clone()),
-                        timestamp: now_seconds(),
-                        disk_used_kb: info.as_ref().map(|i| i.disk_used_kb),
-                        disk_free_kb: info.as_ref().map(|i| i.disk_free_kb),
-                        memory_used_kb: info.as_ref().map(|i| i.memory_used_kb),
-                        memory_total_kb: info.as_ref().map(|i| i.memory_total_kb),
-                        cpu_usage: info.as_ref().map(|i| i.cpu_usage),
-                    }
-                })
-                .collect();
+            let statuses: Vec<NodeStatus> =
+                crate::node_status::data_center_nodes(provider.as_ref(), &dc_nodes, now_seconds());
             data_centers.push(DataCenterStatus {
                 name: dc.name.clone(),
                 seed_nodes: seeds(&dc_nodes).iter().map(ToString::to_string).collect(),

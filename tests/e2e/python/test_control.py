@@ -158,6 +158,11 @@ def test_create_two_node_cluster_connect_and_delete(server):
     nodes = body["dataCenters"][0]["nodes"]
     assert sorted(n["address"] for n in nodes) == sorted(addresses)
     assert all(n["status"] == "Up" and n["state"] == "Normal" for n in nodes)
+    # Ownership comes from the nodes' ring view: a fraction per Up node (the two share the whole ring at RF 1
+    # without user keyspaces, more with replicated ones), and tokens and load from each node itself.
+    assert all(isinstance(n["owns"], float) and 0 < n["owns"] <= 1 for n in nodes), nodes
+    assert 0.99 <= sum(n["owns"] for n in nodes) <= 2.01, nodes
+    assert all(n["tokens"] and n["load"].endswith(" bytes") for n in nodes), nodes
 
     # CQL over TLS, verified against the cluster CA the API hands out, with password authentication.
     from cassandra.auth import PlainTextAuthProvider

@@ -1,8 +1,9 @@
 // Data Center pane: every datacenter with its nodes (address, rack, state, status, load, owns, disk, memory,
-// CPU, healthy mark), Scale (node-count slider + number field, SKU dropdown) and the Add datacenter form.
+// CPU, healthy mark), Scale (node-count slider + number field, SKU dropdown), Delete with typed confirmation (the
+// API's refusal shown in the form) and the Add datacenter form.
 
 import {h, badge, replace, errorBox, field, select, formatKb} from './dom.js';
-import {get, put, enc, describe, trackOperation, validate, writableDataCenter} from './api.js';
+import {get, put, del, enc, describe, trackOperation, validate, writableDataCenter} from './api.js';
 import {RULES} from '/portal/rules.js';
 
 const REFRESH_MS = 4000;
@@ -32,6 +33,7 @@ export async function renderDataCenters(ctx, name, body) {
   const addButton = h('button', {type: 'button', onclick: () => drawAdd()}, '+ Add');
   replace(body, h('div', {class: 'toolbar'}, addButton), operation, message, addArea, list);
   let busy = false;
+  // A datacenter whose Scale or Delete form is open: refreshes wait so typing is never interrupted.
   let openScale = null;
 
   async function run(action) {
@@ -98,6 +100,35 @@ export async function renderDataCenters(ctx, name, body) {
       h('button', {type: 'button', class: 'secondary', onclick: () => { openScale = null; refresh(true); }}, 'Cancel')));
   }
 
+  /** Delete with typed confirmation; a refusal (400: keyspaces still replicate there, last datacenter) stays inline. */
+  function deleteForm(dc) {
+    const confirm = h('input', {name: 'confirmDeleteDataCenter', autocomplete: 'off', spellcheck: 'false'});
+    const button = h('button', {type: 'submit', class: 'danger', disabled: true}, 'Delete');
+    const error = h('div', {'aria-live': 'polite'});
+    confirm.addEventListener('input', () => { button.disabled = confirm.value !== dc.name; });
+    const close = () => { openScale = null; refresh(true); };
+    const form = h('form', {class: 'card delete-form', 'aria-label': `Delete ${dc.name}`, onsubmit: async (e) => {
+      e.preventDefault();
+      if (confirm.value !== dc.name) return;
+      button.disabled = true;
+      let op;
+      try {
+        op = await del(`${base}/dataCenters/${enc(dc.name)}`);
+      } catch (err) {
+        replace(error, errorBox(describe(err)));
+        button.disabled = false;
+        return;
+      }
+      openScale = null;
+      await run(() => op);
+    }},
+    h('h3', {}, `Delete ${dc.name}`),
+    h('p', {class: 'hint'}, 'Its nodes are decommissioned and removed with their data. With autoReplicate SystemKeyspaces or AllKeyspaces the service first removes the datacenter from keyspace replication; with None, keyspaces must no longer replicate to it.'),
+    field(`Type the data center name (${dc.name}) to confirm`, confirm), error,
+    h('div', {class: 'actions'}, button, h('button', {type: 'button', class: 'secondary', onclick: close}, 'Cancel')));
+    return {form, confirm};
+  }
+
   function nodeTable(nodes) {
     const cols = ['Address', 'Rack', 'State', 'Status', 'Load', 'Owns', 'Disk used / free', 'Memory used / total', 'CPU', 'Health'];
     return h('div', {class: 'table-wrap'}, h('table', {class: 'nodes'},
@@ -134,8 +165,16 @@ export async function renderDataCenters(ctx, name, body) {
           replace(scaleArea, scaleForm(dc));
           scaleArea.querySelector('input[type=range]').focus();
         }}, 'Scale');
+        const remove = h('button', {type: 'button', class: 'secondary', 'aria-expanded': 'false', onclick: () => {
+          openScale = dc.name;
+          remove.setAttribute('aria-expanded', 'true');
+          const {form, confirm} = deleteForm(dc);
+          replace(scaleArea, form);
+          confirm.focus();
+        }}, 'Delete');
         return h('section', {class: 'card dc', dataset: {dc: dc.name}},
-          h('div', {class: 'page-head'}, h('h2', {}, dc.name, ' ', badge(p.provisioningState)), scale),
+          h('div', {class: 'page-head'}, h('h2', {}, dc.name, ' ', badge(p.provisioningState)),
+            h('div', {class: 'actions'}, scale, remove)),
           h('p', {class: 'muted'}, `${p.nodeCount} node(s) · ${p.sku || RULES.defaultSku} · ${p.diskCapacity || 1} disk(s) · ${p.dataCenterLocation || 'local'}`
             + `${p.availabilityZone ? ' · availability zones' : ''} · seeds ${(p.seedNodes || []).map((s) => s.ipAddress).join(', ') || '—'}`),
           p.provisionError ? errorBox(`${p.provisionError.code}: ${p.provisionError.message}`) : null,

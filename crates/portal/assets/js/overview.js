@@ -1,6 +1,7 @@
 // Cluster overview: essentials (state, version with Update to the next version only, type, health), connection
 // information (cqlsh, Python and Java driver snippets, CA certificate download), Deallocate/Start with the
-// Production rule, client certificate upload, and delete with typed confirmation.
+// Production rule, autoReplicate and scheduledEventStrategy settings, client certificate upload, and delete with
+// typed confirmation.
 
 import {h, badge, replace, errorBox, field, select, codeBlock} from './dom.js';
 import {get, put, post, del, enc, describe, trackOperation} from './api.js';
@@ -9,6 +10,8 @@ import {health} from './clusters.js';
 
 const NATIVE_PORT = 9042;
 const REFRESH_MS = 4000;
+const AUTO_REPLICATE = ['None', 'SystemKeyspaces', 'AllKeyspaces'];
+const STRATEGIES = ['StopAny', 'StopByRack'];
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
 export async function renderOverview(ctx, name, body) {
@@ -68,7 +71,8 @@ export async function renderOverview(ctx, name, body) {
       p.provisionError ? row('Provision error', h('span', {class: 'error-text'}, `${p.provisionError.code}: ${p.provisionError.message}`)) : null)));
     // Forms are redrawn only when what they depend on changed, so typing is never interrupted by a refresh.
     const key = JSON.stringify([p.cassandraVersion, p.clusterType, p.deallocated, p.provisioningState,
-      p.seedNodes, p.gossipCertificates?.length, p.clientCertificates?.length]);
+      p.seedNodes, p.gossipCertificates?.length, p.clientCertificates?.length, p.autoReplicate,
+      p.scheduledEventStrategy]);
     if (key !== lastKey) {
       lastKey = key;
       drawActions(p);
@@ -91,6 +95,18 @@ export async function renderOverview(ctx, name, body) {
       e.preventDefault();
       run(() => put(path, {properties: {clusterType: type.value}}));
     }}, field('Cluster type', type), h('button', {type: 'submit', class: 'secondary'}, 'Save type'));
+
+    // The same PUT as `mica cluster update --auto-replicate ... --scheduled-event-strategy ...`: only these two
+    // properties, the server keeps the rest.
+    const autoReplicate = select(AUTO_REPLICATE, p.autoReplicate || 'None', {name: 'autoReplicate'});
+    const strategy = select(STRATEGIES, p.scheduledEventStrategy || 'StopAny', {name: 'scheduledEventStrategy'});
+    const settingsForm = h('form', {class: 'stack', 'aria-label': 'Replication and maintenance', onsubmit: (e) => {
+      e.preventDefault();
+      run(() => put(path, {properties: {autoReplicate: autoReplicate.value, scheduledEventStrategy: strategy.value}}));
+    }}, h('h3', {}, 'Replication and maintenance'),
+    field('Auto replicate', autoReplicate, 'SystemKeyspaces or AllKeyspaces: keyspace replication follows datacenters as they are added or removed. None: you alter keyspaces yourself, and a datacenter they still replicate to cannot be deleted.'),
+    field('Scheduled event strategy', strategy, 'How rolling restarts take nodes down: StopAny one node at a time anywhere, StopByRack one rack at a time.'),
+    h('button', {type: 'submit', class: 'secondary'}, 'Save settings'));
 
     const production = p.clusterType !== 'NonProduction';
     const power = p.deallocated
@@ -133,7 +149,8 @@ export async function renderOverview(ctx, name, body) {
 
     replace(actions, h('section', {class: 'card'}, h('h2', {}, 'Manage'),
       h('div', {class: 'grid2'},
-        h('div', {}, versionForm, typeForm, h('div', {class: 'stack'}, h('h3', {}, p.deallocated ? 'Start' : 'Deallocate'), rule, power)),
+        h('div', {}, versionForm, typeForm, h('div', {class: 'stack'}, h('h3', {}, p.deallocated ? 'Start' : 'Deallocate'), rule, power),
+          settingsForm),
         h('div', {}, certForm, deleteForm))));
   }
 

@@ -1,7 +1,8 @@
 // End-to-end test of the Mica web portal: starts the real `mica server` (MICA_BIN) with a temporary state
 // directory, drives the portal in headless Debian Chromium (playwright-core) through the portal quickstart —
-// create a cluster with the wizard, scale with the slider, add a datacenter, override cassandra.yaml (a
-// forbidden key shown as an error, an allowed key applied), update the version, deallocate/start, delete — and
+// create a cluster with the wizard, scale with the slider, add a datacenter, edit autoReplicate, delete a
+// datacenter with typed confirmation, override cassandra.yaml (a forbidden key shown as an error, an allowed key
+// applied), update the version, deallocate/start, live metrics, delete — and
 // checks every step both in the page and through the REST API. Screenshots of each step go to
 // tests/e2e/portal/screenshots (or $SCREENSHOT_DIR). No request may leave 127.0.0.1.
 
@@ -25,6 +26,8 @@ const CLUSTER = 'portal1';
 const PASSWORD = 'portal-pass-1';
 /** Long-running operations (node starts, rolling restarts) may take minutes on a busy machine. */
 const OP_TIMEOUT_MS = 5 * 60 * 1000;
+/** The server scrapes node metrics this often (seconds), so the Metrics pane has real points quickly. */
+const METRICS_INTERVAL_SECONDS = 1;
 
 let server;
 let stateDir;
@@ -108,7 +111,8 @@ before(async () => {
   baseUrl = `http://127.0.0.1:${port}`;
   const log = fs.openSync(path.join(stateDir, 'server.log'), 'w');
   server = spawn(MICA_BIN, ['server', '--state-dir', path.join(stateDir, 'state'), '--listen', `127.0.0.1:${port}`,
-    '--first-node-address', FIRST_NODE_ADDRESS], {stdio: ['ignore', log, log]});
+    '--first-node-address', FIRST_NODE_ADDRESS], {stdio: ['ignore', log, log],
+    env: {...process.env, MICA_METRICS_INTERVAL_SECONDS: String(METRICS_INTERVAL_SECONDS)}});
   await until('the server to listen', async () => {
     assert.equal(server.exitCode, null, 'mica server exited');
     const r = await fetch(`${baseUrl}/openapi.json`);
@@ -270,7 +274,59 @@ test('the portal walks the quickstart against a real mica server', {timeout: 30 
     assert.equal(dc2.nodeCount, 1);
     const section = page.locator('section[data-dc=dc2]');
     await until('dc2 healthy in the pane', async () => (await section.locator('tr[data-address] .healthy').count()) === 1, 30000);
+    // Ownership as the nodes report it: a fraction per node in the API, a percentage in the pane.
+    const status = (await api('GET', `/clusters/${CLUSTER}/status`)).body;
+    const nodes = status.dataCenters.flatMap((d) => d.nodes);
+    assert.ok(nodes.every((n) => typeof n.owns === 'number' && n.owns > 0 && n.owns <= 1), JSON.stringify(nodes));
+    const owns = page.locator('section[data-dc=dc1] tr[data-address] td:nth-of-type(5)');
+    await until('owns shown for dc1', async () => (await owns.allTextContents()).join().match(/^\d+\.\d%,\d+\.\d%$/), 15000);
     await screenshot('datacenters');
+  });
+
+  await step('overview: edit autoReplicate and the scheduled event strategy after creation', async () => {
+    await pane('Overview');
+    const form = page.getByRole('form', {name: 'Replication and maintenance'});
+    assert.equal(await form.getByLabel('Auto replicate').inputValue(), 'None');
+    await form.getByLabel('Auto replicate').selectOption('AllKeyspaces');
+    await form.getByLabel('Scheduled event strategy').selectOption('StopByRack');
+    await screenshot('replication-settings');
+    const before = (await operations()).length;
+    await form.getByRole('button', {name: 'Save settings'}).click();
+    await nextOperationDone(before, /update cluster/);
+    const cluster = (await api('GET', `/clusters/${CLUSTER}`)).body.properties;
+    assert.equal(cluster.autoReplicate, 'AllKeyspaces');
+    assert.equal(cluster.scheduledEventStrategy, 'StopByRack');
+    assert.equal(cluster.cassandraVersion, '4.0', 'the PUT changed only the two settings');
+    await page.locator('dd', {hasText: 'AllKeyspaces'}).waitFor({timeout: 15000});
+    assert.equal(await page.getByRole('form', {name: 'Replication and maintenance'}).getByLabel('Scheduled event strategy').inputValue(), 'StopByRack');
+  });
+
+  await step('delete dc2 with typed confirmation; deleting the last datacenter is refused inline', async () => {
+    await pane('Data Center');
+    const dc2 = page.locator('section[data-dc=dc2]');
+    await dc2.getByRole('button', {name: 'Delete', exact: true}).click();
+    let form = page.getByRole('form', {name: 'Delete dc2'});
+    const confirm = form.getByLabel(/Type the data center name/);
+    await confirm.fill('dc1');
+    assert.equal(await form.getByRole('button', {name: 'Delete', exact: true}).isDisabled(), true);
+    await confirm.fill('dc2');
+    await screenshot('datacenter-delete-confirm');
+    const before = (await operations()).length;
+    await form.getByRole('button', {name: 'Delete', exact: true}).click();
+    await nextOperationDone(before, /delete dataCenter dc2/);
+    assert.equal((await api('GET', `/clusters/${CLUSTER}/dataCenters/dc2`)).status, 404);
+    assert.deepEqual((await api('GET', `/clusters/${CLUSTER}/dataCenters`)).body.value.map((d) => d.name), ['dc1']);
+    await until('dc2 gone from the pane', async () => (await dc2.count()) === 0, 15000);
+    // The API's 400 for the last datacenter is shown in the form, and nothing is deleted.
+    await page.locator('section[data-dc=dc1]').getByRole('button', {name: 'Delete', exact: true}).click();
+    form = page.getByRole('form', {name: 'Delete dc1'});
+    await form.getByLabel(/Type the data center name/).fill('dc1');
+    await form.getByRole('button', {name: 'Delete', exact: true}).click();
+    await form.getByText("datacenter 'dc1' is the cluster's last datacenter; delete the cluster instead").waitFor();
+    assert.equal((await api('GET', `/clusters/${CLUSTER}/dataCenters/dc1`)).body.properties.provisioningState, 'Succeeded');
+    await screenshot('datacenter-delete-refused');
+    await form.getByRole('button', {name: 'Cancel'}).click();
+    await page.getByRole('form', {name: 'Delete dc1'}).waitFor({state: 'detached'});
   });
 
   await step('cassandra.yaml override: forbidden key refused before submit, allowed key applied', async () => {
@@ -346,7 +402,7 @@ test('the portal walks the quickstart against a real mica server', {timeout: 30 
     await screenshot('started');
   });
 
-  await step('activity lists every operation; metrics pane degrades gracefully', async () => {
+  await step('activity lists every operation; metrics charts from the live endpoint and from a sample', async () => {
     await pane('Activity');
     const ops = await operations();
     const items = page.locator('ol.activity > li');
@@ -354,7 +410,21 @@ test('the portal walks the quickstart against a real mica server', {timeout: 30 
     assert.match(await items.first().innerText(), /start cluster/);
     await screenshot('activity');
     await pane('Metrics');
-    await page.locator('.notice, svg.chart').first().waitFor();
+    // The real collector (one scrape a second here): the pane draws what GET /clusters/{c}/metrics returns, a
+    // section per series and six lines per series with points (a fresh cluster's rates may all be zero).
+    const live = await until('live metrics points', async () => {
+      const r = await api('GET', `/clusters/${CLUSTER}/metrics`);
+      return r.status === 200 && r.body.series.length && r.body.series.every((one) => one.points.length >= 2) ? r.body : null;
+    }, 60000);
+    assert.equal(live.intervalSeconds, METRICS_INTERVAL_SECONDS);
+    assert.deepEqual(live.series.map((one) => one.dataCenter).sort(), ['dc1', null].sort());
+    await page.getByText(`One point every ${METRICS_INTERVAL_SECONDS}s.`).waitFor({timeout: 15000});
+    await until('live charts drawn', async () => (await page.locator('svg.chart path.series').count()) === 6 * live.series.length, 15000);
+    assert.deepEqual(await page.locator('.pane section h2').allTextContents(), ['Whole cluster', 'Datacenter dc1']);
+    const first = live.series[0].points[0];
+    for (const key of ['time', 'readsPerSecond', 'writesPerSecond', 'readLatencyP99Ms', 'writeLatencyP99Ms']) {
+      assert.equal(typeof first[key], 'number', `${key} in ${JSON.stringify(first)}`);
+    }
     await screenshot('metrics');
     // The charts themselves, from a response of the agreed shape (served through the page's own origin).
     const now = Math.floor(Date.now() / 1000);
