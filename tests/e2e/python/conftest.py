@@ -186,6 +186,25 @@ class Node:
         return Cluster(**args)
 
 
+def connect_one(address, ca_pem, password, client_pem=None, port=9042):
+    """A driver session to exactly one node of a managed cluster, over TLS verified against the cluster CA (PEM
+    text), logged in as `cassandra`; with a client certificate (key and certificate PEM file) when given.
+    Returns (cluster, session); the caller shuts the cluster down."""
+    from cassandra.auth import PlainTextAuthProvider
+    from cassandra.cluster import Cluster
+    from cassandra.policies import WhiteListRoundRobinPolicy
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(cadata=ca_pem)
+    if client_pem:
+        ctx.load_cert_chain(client_pem)
+    cluster = Cluster([address], port=port, ssl_context=ctx,
+                      auth_provider=PlainTextAuthProvider("cassandra", password),
+                      load_balancing_policy=WhiteListRoundRobinPolicy([address]))
+    return cluster, cluster.connect()
+
+
 @pytest.fixture
 def node_factory(tmp_path):
     nodes = []

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import time
 import urllib.error
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MICA_BIN
+from conftest import MICA_BIN, connect_one
 
 # A loopback block of its own: node tests use 127.0-2.x.y, test_control.py 127.150-199.x.y and the Rust CLI test
 # 127.2xx.x.250; this file takes 127.100-139.x.y.
@@ -167,17 +166,7 @@ def dc_addresses(server, cluster, dc) -> list[str]:
 
 
 def connect(address, ca_pem):
-    from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster
-    from cassandra.policies import WhiteListRoundRobinPolicy
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.load_verify_locations(cadata=ca_pem)
-    cluster = Cluster([address], port=9042, ssl_context=ctx,
-                      auth_provider=PlainTextAuthProvider("cassandra", PASSWORD),
-                      load_balancing_policy=WhiteListRoundRobinPolicy([address]))
-    return cluster, cluster.connect()
+    return connect_one(address, ca_pem, PASSWORD)
 
 
 def write_rows(addresses, ca_pem) -> dict[str, list[tuple[int, str]]]:

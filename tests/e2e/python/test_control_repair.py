@@ -6,12 +6,12 @@ log and in the status resource's `repair` object), and no round starts while an 
 import json
 import os
 import re
-import ssl
 import time
 
 import pytest
 
 import test_control
+from conftest import connect_one
 from test_control import Server, wait_operation
 
 INTERVAL_SECONDS = 5
@@ -66,17 +66,7 @@ def test_repairs_run_on_every_node_and_wait_for_operations(server):
     address = dc["properties"]["seedNodes"][0]["ipAddress"]
 
     # A keyspace replicated to all three nodes, with rows, so every node's primary ranges have data to compare.
-    from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster
-    from cassandra.policies import WhiteListRoundRobinPolicy
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.load_verify_locations(cadata=ca_pem)
-    cluster = Cluster([address], port=9042, ssl_context=ctx,
-                      auth_provider=PlainTextAuthProvider("cassandra", PASSWORD),
-                      load_balancing_policy=WhiteListRoundRobinPolicy([address]))
-    session = cluster.connect()
+    cluster, session = connect_one(address, ca_pem, PASSWORD)
     session.execute("CREATE KEYSPACE IF NOT EXISTS rks WITH replication = "
                     "{'class': 'NetworkTopologyStrategy', 'dc1': 3}")
     session.execute("CREATE TABLE IF NOT EXISTS rks.t (k int PRIMARY KEY, v text)")

@@ -6,7 +6,6 @@ import json
 import math
 import os
 import re
-import ssl
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +13,7 @@ import urllib.request
 import pytest
 
 import test_control
+from conftest import connect_one
 from test_control import Server, wait_operation
 
 ADMIN_PORT = 9180
@@ -138,17 +138,7 @@ def test_server_collects_cluster_metrics(metrics_server):
     assert status == 404 and problem["status"] == 404, problem
     assert server.http("GET", "/clusters/m1/metrics", token=False)[0] == 401
 
-    from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster
-    from cassandra.policies import WhiteListRoundRobinPolicy
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.load_verify_locations(cadata=ca_pem)
-    cluster = Cluster([address], port=9042, ssl_context=ctx,
-                      auth_provider=PlainTextAuthProvider("cassandra", "metrics-pass"),
-                      load_balancing_policy=WhiteListRoundRobinPolicy([address]))
-    session = cluster.connect()
+    cluster, session = connect_one(address, ca_pem, "metrics-pass")
     try:
         session.execute("CREATE KEYSPACE load WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 1}")
         session.execute("CREATE TABLE load.t (k int PRIMARY KEY, v text)")

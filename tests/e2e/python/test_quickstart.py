@@ -8,16 +8,14 @@ one, accepted with one), then delete."""
 import base64
 import json
 import os
-import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import test_control
-from conftest import issue, make_ca
+from conftest import connect_one, issue, make_ca
 
 # A loopback block of its own: node tests use 127.0-2.x.y, test_control_rolling 127.20-49, test_up 127.50-89,
 # test_control_crash and test_metrics 127.100-139, test_control 127.150-199; this file takes 127.90-99.
@@ -59,18 +57,7 @@ def all_up_normal(server, expected):
 
 
 def session_to(address, ca_pem, client_pem=None):
-    from cassandra.auth import PlainTextAuthProvider
-    from cassandra.cluster import Cluster
-    from cassandra.policies import WhiteListRoundRobinPolicy
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.load_verify_locations(cadata=ca_pem)
-    if client_pem:
-        ctx.load_cert_chain(client_pem)
-    cluster = Cluster([address], port=9042, ssl_context=ctx, auth_provider=PlainTextAuthProvider("cassandra", PASSWORD),
-                      load_balancing_policy=WhiteListRoundRobinPolicy([address]))
-    return cluster, cluster.connect()
+    return connect_one(address, ca_pem, PASSWORD, client_pem)
 
 
 def read_all(address, ca_pem, consistency, client_pem=None):
