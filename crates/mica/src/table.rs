@@ -110,6 +110,8 @@ pub fn status(status: &ClusterStatus) -> String {
                 n.status.clone(),
                 n.state.clone(),
                 or_dash(n.load.clone()),
+                // Azure's `owns` is a fraction of the datacenter's data; shown in percent as nodetool does.
+                or_dash(n.owns.map(|o| format!("{:.1}%", o * 100.0))),
                 or_dash(n.rack.clone()),
                 or_dash(n.host_id.clone()),
             ]);
@@ -122,6 +124,7 @@ pub fn status(status: &ClusterStatus) -> String {
             "Status",
             "State",
             "Load",
+            "Owns",
             "Rack",
             "HostID",
         ],
@@ -181,7 +184,7 @@ mod tests {
                     status: "Up".into(),
                     load: Some("10 bytes".into()),
                     tokens: vec![],
-                    owns: None,
+                    owns: Some(0.6667),
                     host_id: Some("h1".into()),
                     rack: Some("rack1".into()),
                     timestamp: 0,
@@ -197,7 +200,7 @@ mod tests {
         let text = status(&s);
         assert_eq!(
             text.lines().nth(1),
-            Some("dc1         127.0.1.1  Up      Normal  10 bytes  rack1  h1"),
+            Some("dc1         127.0.1.1  Up      Normal  10 bytes  66.7%  rack1  h1"),
             "{text}"
         );
     }

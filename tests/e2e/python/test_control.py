@@ -206,7 +206,7 @@ def test_create_two_node_cluster_connect_and_delete(server):
     status = json.loads(server.cli("cluster", "status", "-c", "e2e").stdout)
     assert sorted(n["address"] for n in status["dataCenters"][0]["nodes"]) == sorted(addresses)
     table = server.cli("cluster", "status", "-c", "e2e", "--output", "table").stdout.splitlines()
-    assert table[0].split() == ["DataCenter", "Address", "Status", "State", "Load", "Rack", "HostID"]
+    assert table[0].split() == ["DataCenter", "Address", "Status", "State", "Load", "Owns", "Rack", "HostID"]
     assert sorted(line.split()[1] for line in table[1:]) == sorted(addresses)
     assert all(line.split()[2:4] == ["Up", "Normal"] for line in table[1:]), table
     assert server.cli("cluster", "list", "-o", "table").stdout.splitlines()[1].split()[:3] == \
