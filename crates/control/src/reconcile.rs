@@ -247,10 +247,12 @@ pub fn reconcile_cluster(
     }
 
     // Every node that should run runs; it is ready when its admin API answers as a node of this cluster.
+    // A bootstrapping node answers before it has joined: ready means Normal in its own view too.
     let ready = |n: &NodeRecord| {
         provider
             .node_info(n)
             .is_some_and(|info| info.cluster_name == n.cluster)
+            && provider.node_state(n) == Some(mica_node_admin_api::NodeState::Normal)
     };
     let not_ready: Vec<&NodeRecord> = if deallocated {
         Vec::new()

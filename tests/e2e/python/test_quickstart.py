@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,11 +50,18 @@ def addresses(server, dc):
     return [n["address"] for d in status["dataCenters"] if d["name"] == dc for n in d["nodes"]]
 
 
-def all_up_normal(server, expected):
-    status = cli(server, "cluster", "status", "-c", "qs")
-    nodes = [n for d in status["dataCenters"] for n in d["nodes"]]
-    assert len(nodes) == expected, nodes
-    assert all((n["status"], n["state"]) == ("Up", "Normal") for n in nodes), nodes
+def all_up_normal(server, expected, timeout=30):
+    """Every node Up/Normal in the status resource, which shows the ring as the nodes' gossip sees it (a node
+    that just joined may still look Joining to another node for a moment)."""
+    deadline = time.time() + timeout
+    while True:
+        status = cli(server, "cluster", "status", "-c", "qs")
+        nodes = [n for d in status["dataCenters"] for n in d["nodes"]]
+        ok = len(nodes) == expected and all((n["status"], n["state"]) == ("Up", "Normal") for n in nodes)
+        if ok or time.time() > deadline:
+            assert ok, nodes
+            return
+        time.sleep(0.5)
 
 
 def session_to(address, ca_pem, client_pem=None):
