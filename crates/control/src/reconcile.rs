@@ -98,6 +98,12 @@ pub fn reconcile_cluster(
                 Progress::Failed(message) => Some(fail(op, "TopologyChangeFailed", message)),
             }
         };
+    // A node that has left the ring: its directory and slot go.
+    let forget = |op: &mut Option<OperationResource>, node: &NodeRecord| -> Result<Outcome, StoreError> {
+        let _ = provider.remove_node(node);
+        store.delete_node(node)?;
+        step(op, format!("removed node {}", node.label()))
+    };
     let nodes = store.nodes(&cluster.name)?;
     let data_centers = store.data_centers(&cluster.name)?;
 
@@ -145,9 +151,7 @@ pub fn reconcile_cluster(
             {
                 return outcome;
             }
-            let _ = provider.remove_node(victim);
-            store.delete_node(victim)?;
-            return step(&mut op, format!("removed node {}", victim.label()));
+            return forget(&mut op, victim);
         }
         store.delete_data_center(&cluster.name, &dc.name)?;
         return step(&mut op, format!("removed datacenter {}", dc.name));
@@ -198,9 +202,7 @@ pub fn reconcile_cluster(
             if let Some(outcome) = topology_outcome(&mut op, topology::retire(provider, jobs, &nodes, node)) {
                 return outcome;
             }
-            let _ = provider.remove_node(node);
-            store.delete_node(node)?;
-            return step(&mut op, format!("removed node {}", node.label()));
+            return forget(&mut op, node);
         }
         for node in dc_nodes {
             let alive = is_alive(provider, node);
